@@ -1,0 +1,108 @@
+"""The FHIR REST endpoints under /fhir. Every route hands over to the FHIR engine."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ..config import Settings
+from ..db.engine import transaction
+from ..fhir.capability import capability_statement
+from ..fhir.engine import handle, is_read_only
+from ..fhir.errors import FhirError
+from ..fhir.exchange import FhirRequest, FhirResponse
+from ..fhir.interactions.context import Context
+from ..fhir.jsonio import dump_json
+from ..fhir.store import ResourceStore
+from .errors import error_response
+from .fhir_request import check_acceptable, to_fhir_request
+from .responses import FHIR_JSON, to_http
+
+
+class FhirGateway:
+    """Opens the one transaction of a request and runs the engine inside it."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    def base_url(self, request: Request) -> str:
+        if self.settings.base_url:
+            return self.settings.base_url.rstrip("/")
+        return str(request.base_url).rstrip("/") + "/fhir"
+
+    def run(self, fhir_request: FhirRequest) -> FhirResponse:
+        write = not is_read_only(fhir_request)
+        with transaction(self.engine, write=write) as conn:
+            ctx = Context(
+                ResourceStore(conn),
+                default_page_size=self.settings.default_page_size,
+                max_page_size=self.settings.max_page_size,
+            )
+            return handle(ctx, fhir_request)
+
+    async def __call__(self, request: Request, path: str) -> Response:
+        try:
+            fhir_request = await to_fhir_request(
+                request, path, self.base_url(request), self.settings.max_body_bytes
+            )
+            response = await run_in_threadpool(self.run, fhir_request)
+        except FhirError as error:
+            return error_response(error)
+        return to_http(response, head=request.method == "HEAD")
+
+
+def build_router(gateway: FhirGateway) -> APIRouter:
+    router = APIRouter(prefix="/fhir", tags=["FHIR"])
+
+    @router.get("/metadata", summary="CapabilityStatement")
+    async def metadata(request: Request) -> Response:
+        check_acceptable(request)
+        statement = capability_statement(gateway.base_url(request))
+        return Response(dump_json(statement), media_type=FHIR_JSON)
+
+    @router.post("", summary="batch or transaction Bundle")
+    async def bundle(request: Request) -> Response:
+        return await gateway(request, "")
+
+    @router.get("/_history", summary="system history")
+    async def system_history(request: Request) -> Response:
+        return await gateway(request, "_history")
+
+    @router.api_route(
+        "/{resource_type}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        summary="search, create, conditional update/patch/delete",
+    )
+    async def type_level(request: Request, resource_type: str) -> Response:
+        return await gateway(request, resource_type)
+
+    @router.post("/{resource_type}/_search", summary="search with a form body")
+    async def search(request: Request, resource_type: str) -> Response:
+        return await gateway(request, f"{resource_type}/_search")
+
+    @router.get("/{resource_type}/_history", summary="type history")
+    async def type_history(request: Request, resource_type: str) -> Response:
+        return await gateway(request, f"{resource_type}/_history")
+
+    @router.api_route(
+        "/{resource_type}/{resource_id}",
+        methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"],
+        summary="read, update, patch, delete",
+    )
+    async def instance(request: Request, resource_type: str, resource_id: str) -> Response:
+        return await gateway(request, f"{resource_type}/{resource_id}")
+
+    @router.get("/{resource_type}/{resource_id}/_history", summary="instance history")
+    async def instance_history(request: Request, resource_type: str, resource_id: str) -> Response:
+        return await gateway(request, f"{resource_type}/{resource_id}/_history")
+
+    @router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="vread")
+    async def vread(
+        request: Request, resource_type: str, resource_id: str, version_id: str
+    ) -> Response:
+        return await gateway(request, f"{resource_type}/{resource_id}/_history/{version_id}")
+
+    return router

@@ -1,0 +1,265 @@
+"""The resource store: current versions, version history and the search index.
+
+All writes for one resource (current row, version row, index rows) happen on the
+caller's connection, inside the caller's transaction: a search never sees a
+resource its read would not. The store never commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, text, update
+
+from ..db.models import INDEX_TABLES, resource, resource_version
+from .compartment import patient_compartment
+from .jsonio import dump_json
+from .search.extract import extract
+from .search.index import IndexEntry
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def format_instant(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: datetime
+    deleted: bool
+    content: bytes | None
+    method: str = ""
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version_id}"'
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.id}"
+
+
+def _from_row(row: Any, method: str = "") -> StoredVersion:
+    return StoredVersion(
+        resource_type=row.resource_type,
+        id=row.id,
+        version_id=row.version_id,
+        last_updated=_aware(row.last_updated),
+        deleted=bool(row.deleted),
+        content=row.content,
+        method=method,
+    )
+
+
+_COLUMNS = (
+    resource.c.resource_type,
+    resource.c.id,
+    resource.c.version_id,
+    resource.c.last_updated,
+    resource.c.deleted,
+    resource.c.content,
+)
+
+
+class ResourceStore:
+    def __init__(self, conn: Connection, clock: Clock = utc_now) -> None:
+        self.conn = conn
+        self.clock = clock
+        self._postgres = conn.dialect.name == "postgresql"
+
+    # -- locking --------------------------------------------------------------
+
+    def lock(self, key: str) -> None:
+        """Serialise writers that share ``key`` until this transaction ends.
+
+        SQLite write transactions already hold the database write lock
+        (BEGIN IMMEDIATE); PostgreSQL takes a transaction-scoped advisory lock.
+        """
+        if self._postgres:
+            digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+            number = int.from_bytes(digest, "big", signed=True)
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": number})
+
+    # -- reads ----------------------------------------------------------------
+
+    def read(self, resource_type: str, resource_id: str) -> StoredVersion | None:
+        row = self.conn.execute(
+            select(*_COLUMNS).where(
+                resource.c.resource_type == resource_type, resource.c.id == resource_id
+            )
+        ).first()
+        return _from_row(row) if row else None
+
+    def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None:
+        v = resource_version.c
+        row = self.conn.execute(
+            select(v.resource_type, v.id, v.version_id, v.last_updated, v.deleted, v.content).where(
+                v.resource_type == resource_type, v.id == resource_id, v.version_id == version_id
+            )
+        ).first()
+        return _from_row(row) if row else None
+
+    def history(
+        self,
+        resource_type: str | None,
+        resource_id: str | None,
+        *,
+        since: datetime | None,
+        at: datetime | None,
+        count: int,
+        offset: int,
+    ) -> tuple[list[StoredVersion], int]:
+        v = resource_version.c
+        conditions = []
+        if resource_type is not None:
+            conditions.append(v.resource_type == resource_type)
+        if resource_id is not None:
+            conditions.append(v.id == resource_id)
+        if since is not None:
+            conditions.append(v.last_updated >= _naive(since))
+        if at is not None:
+            conditions.append(v.last_updated <= _naive(at))
+        where = and_(True, *conditions)
+        total = self.conn.execute(select(func.count()).select_from(resource_version).where(where))
+        rows = self.conn.execute(
+            select(
+                v.resource_type, v.id, v.version_id, v.last_updated, v.deleted, v.content, v.method
+            )
+            .where(where)
+            .order_by(v.last_updated.desc(), v.resource_type, v.id, v.version_id.desc())
+            .limit(count)
+            .offset(offset)
+        ).all()
+        return [_from_row(r, r.method) for r in rows], int(total.scalar_one())
+
+    # -- writes ---------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+    def _next_instant(self, current: StoredVersion | None) -> datetime:
+        now = self.clock()
+        if current is not None and now <= current.last_updated:
+            now = current.last_updated + timedelta(microseconds=1)
+        return now
+
+    def write(
+        self,
+        resource_type: str,
+        resource_id: str,
+        body: dict[str, Any],
+        current: StoredVersion | None,
+        *,
+        method: str,
+    ) -> StoredVersion:
+        """Store ``body`` as the next version of the resource (the first if ``current`` is None)."""
+        version_id = current.version_id + 1 if current else 1
+        moment = self._next_instant(current)
+        meta = dict(body.get("meta") or {})
+        meta["versionId"] = str(version_id)
+        meta["lastUpdated"] = format_instant(moment)
+        document = {"resourceType": resource_type, "id": resource_id, **body, "meta": meta}
+        document["id"] = resource_id
+        content = dump_json(document)
+        patient_id = patient_compartment(resource_type, document)
+        values = {
+            "version_id": version_id,
+            "last_updated": _naive(moment),
+            "deleted": False,
+            "patient_id": patient_id,
+            "content": content,
+        }
+        self._put_current(resource_type, resource_id, values, exists=current is not None)
+        self._put_version(resource_type, resource_id, values, method)
+        entries = extract(resource_type, document)
+        self._reindex(resource_type, resource_id, patient_id, entries, fresh=current is None)
+        return StoredVersion(resource_type, resource_id, version_id, moment, False, content, method)
+
+    def delete(self, current: StoredVersion) -> StoredVersion:
+        version_id = current.version_id + 1
+        moment = self._next_instant(current)
+        values = {
+            "version_id": version_id,
+            "last_updated": _naive(moment),
+            "deleted": True,
+            "patient_id": None,
+            "content": None,
+        }
+        self._put_current(current.resource_type, current.id, values, exists=True)
+        self._put_version(current.resource_type, current.id, values, "DELETE")
+        self._reindex(current.resource_type, current.id, None, (), fresh=False)
+        return StoredVersion(
+            current.resource_type, current.id, version_id, moment, True, None, "DELETE"
+        )
+
+    def _put_current(
+        self, resource_type: str, resource_id: str, values: dict[str, Any], *, exists: bool
+    ) -> None:
+        if exists:
+            self.conn.execute(
+                update(resource)
+                .where(resource.c.resource_type == resource_type, resource.c.id == resource_id)
+                .values(**values)
+            )
+        else:
+            self.conn.execute(
+                insert(resource).values(resource_type=resource_type, id=resource_id, **values)
+            )
+
+    def _put_version(
+        self, resource_type: str, resource_id: str, values: dict[str, Any], method: str
+    ) -> None:
+        self.conn.execute(
+            insert(resource_version).values(
+                resource_type=resource_type, id=resource_id, method=method, **values
+            )
+        )
+
+    def _reindex(
+        self,
+        resource_type: str,
+        resource_id: str,
+        patient_id: str | None,
+        entries: Iterable[IndexEntry],
+        *,
+        fresh: bool,
+    ) -> None:
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for entry in entries:
+            row = {
+                name: getattr(entry, name) for name in entry.__slots__  # type: ignore[union-attr]
+            }
+            row.update(resource_type=resource_type, resource_id=resource_id, patient_id=patient_id)
+            rows.setdefault(entry.kind, []).append(row)
+        for kind, table in INDEX_TABLES.items():
+            if fresh and kind not in rows:
+                continue
+            if not fresh:
+                self.conn.execute(
+                    delete(table).where(
+                        table.c.resource_type == resource_type, table.c.resource_id == resource_id
+                    )
+                )
+            if kind in rows:
+                self.conn.execute(insert(table), rows[kind])

@@ -1,0 +1,94 @@
+"""Fixtures: every database test runs on SQLite and on a real PostgreSQL cluster.
+
+The schema always comes from ``alembic upgrade head``. SQLite gets a copy of a
+migrated template file per test; PostgreSQL gets a migrated database per session
+whose tables are truncated before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from pgo_service.api.app import create_app
+from pgo_service.config import Settings
+
+from pgo_service.db.engine import make_engine
+from pgo_service.db.migrate import upgrade
+from pgo_service.db.models import metadata
+
+from .support.fhirclient import FhirClient
+from .support.liveserver import LiveServer
+from .support.pgcluster import PgCluster
+
+BACKENDS = [b for b in os.environ.get("PGO_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    cluster = PgCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_cluster: PgCluster) -> str:
+    url = pg_cluster.create_database("pgo_test")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "pgo.sqlite3"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url: str = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def db_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def app(db_engine: Engine) -> FastAPI:
+    return create_app(Settings(database_url="unused://", max_body_bytes=256 * 1024), db_engine)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[FhirClient]:
+    with TestClient(app, base_url="http://testserver") as http:
+        yield FhirClient(http)
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    with LiveServer(app) as url:
+        yield url
