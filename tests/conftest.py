@@ -19,7 +19,6 @@ from sqlalchemy import Engine, text
 
 from pgo_service.api.app import create_app
 from pgo_service.config import Settings
-
 from pgo_service.db.engine import make_engine
 from pgo_service.db.migrate import upgrade
 from pgo_service.db.models import metadata

@@ -241,7 +241,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("search_uri", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_search_uri_resource_type_resource_id"))

@@ -16,7 +16,11 @@ def _nothing_stored(client: FhirClient) -> None:
 
 
 def test_malformed_json(client: FhirClient) -> None:
-    response = client.post("Patient", content=b'{"resourceType": "Patient",', headers={"Content-Type": "application/fhir+json"})
+    response = client.post(
+        "Patient",
+        content=b'{"resourceType": "Patient",',
+        headers={"Content-Type": "application/fhir+json"},
+    )
     assert response.status_code == 400
     _outcome(response.json())
     _nothing_stored(client)
@@ -49,7 +53,9 @@ def test_body_too_large(client: FhirClient) -> None:
 
 
 def test_unsupported_content_type(client: FhirClient) -> None:
-    response = client.post("Patient", content=b"<Patient/>", headers={"Content-Type": "application/fhir+xml"})
+    response = client.post(
+        "Patient", content=b"<Patient/>", headers={"Content-Type": "application/fhir+xml"}
+    )
     assert response.status_code == 415
     _outcome(response.json())
 
@@ -60,8 +66,18 @@ def test_xml_not_acceptable(client: FhirClient) -> None:
 
 
 def test_non_object_body_and_empty_body(client: FhirClient) -> None:
-    assert client.post("Patient", content=b"[1,2]", headers={"Content-Type": "application/fhir+json"}).status_code == 400
-    assert client.post("Patient", content=b"", headers={"Content-Type": "application/fhir+json"}).status_code == 400
+    assert (
+        client.post(
+            "Patient", content=b"[1,2]", headers={"Content-Type": "application/fhir+json"}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "Patient", content=b"", headers={"Content-Type": "application/fhir+json"}
+        ).status_code
+        == 400
+    )
     _nothing_stored(client)
 
 

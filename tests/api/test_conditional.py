@@ -50,8 +50,10 @@ def test_json_patch(client: FhirClient) -> None:
     pid = client.create(patient())["id"]
     response = client.patch(
         f"Patient/{pid}",
-        [{"op": "replace", "path": "/name/0/family", "value": "de Vries"},
-         {"op": "add", "path": "/gender", "value": "female"}],
+        [
+            {"op": "replace", "path": "/name/0/family", "value": "de Vries"},
+            {"op": "add", "path": "/gender", "value": "female"},
+        ],
         headers={"If-Match": 'W/"1"'},
     )
     assert response.status_code == 200, response.text
@@ -69,7 +71,8 @@ def test_json_patch_failures_store_nothing(client: FhirClient) -> None:
     failed_test = client.patch(f"Patient/{pid}", [{"op": "test", "path": "/gender", "value": "x"}])
     assert failed_test.status_code == 422
     stale = client.patch(
-        f"Patient/{pid}", [{"op": "add", "path": "/gender", "value": "male"}],
+        f"Patient/{pid}",
+        [{"op": "add", "path": "/gender", "value": "male"}],
         headers={"If-Match": 'W/"5"'},
     )
     assert stale.status_code == 412

@@ -37,7 +37,9 @@ def test_decimals_are_preserved_exactly(client: FhirClient) -> None:
         b'{"resourceType":"Observation","status":"final","code":{"text":"weight"},'
         b'"valueQuantity":{"value":71.50,"unit":"kg"}}'
     )
-    response = client.post("Observation", content=raw, headers={"Content-Type": "application/fhir+json"})
+    response = client.post(
+        "Observation", content=raw, headers={"Content-Type": "application/fhir+json"}
+    )
     assert response.status_code == 201, response.text
     assert b'"value":71.50' in client.get(f"Observation/{response.json()['id']}").content
     assert observation["valueQuantity"]["value"] == 71.5

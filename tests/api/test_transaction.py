@@ -26,8 +26,10 @@ def _post(full_url: str, resource: dict[str, Any], **request: Any) -> dict[str, 
 def test_transaction_resolves_urn_uuid_references(client: FhirClient) -> None:
     bundle = _bundle(
         "transaction",
-        _post("urn:uuid:11111111-1111-1111-1111-111111111111",
-              careplan("urn:uuid:22222222-2222-2222-2222-222222222222")),
+        _post(
+            "urn:uuid:11111111-1111-1111-1111-111111111111",
+            careplan("urn:uuid:22222222-2222-2222-2222-222222222222"),
+        ),
         _post("urn:uuid:22222222-2222-2222-2222-222222222222", patient()),
     )
     response = client.post("", bundle)
@@ -99,7 +101,9 @@ def test_transaction_patch_entry(client: FhirClient) -> None:
         "contentType": "application/json-patch+json",
         "data": base64.b64encode(json.dumps(patch).encode()).decode(),
     }
-    bundle = _bundle("transaction", {"resource": binary, "request": {"method": "PATCH", "url": f"Patient/{pid}"}})
+    bundle = _bundle(
+        "transaction", {"resource": binary, "request": {"method": "PATCH", "url": f"Patient/{pid}"}}
+    )
     assert client.post("", bundle).status_code == 200
     assert client.get(f"Patient/{pid}").json()["gender"] == "female"
 

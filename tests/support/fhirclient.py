@@ -28,8 +28,12 @@ class FhirClient:
             merged["Content-Type"] = FHIR_JSON
         merged.update(headers or {})
         return self.http.request(
-            method, f"/fhir/{path.lstrip('/')}", json=body, content=content,
-            headers=merged, params=params,
+            method,
+            f"/fhir/{path.lstrip('/')}",
+            json=body,
+            content=content,
+            headers=merged,
+            params=params,
         )
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:

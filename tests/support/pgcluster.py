@@ -54,8 +54,15 @@ class PgCluster:
         if self._as_root:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(
-            str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "pgo",
-            "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.datadir),
+            "-U",
+            "pgo",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
         )
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off "
@@ -63,8 +70,15 @@ class PgCluster:
             f"-c unix_socket_directories={self.root}"
         )
         self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", options,
-            "-l", str(self.root / "log"), "-w", "start",
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
         )
         self._wait()
         return self
@@ -91,6 +105,8 @@ class PgCluster:
 
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop")
+            self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"
+            )
         finally:
             shutil.rmtree(self.root, ignore_errors=True)

@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         try:
             with transaction(engine, write=False) as conn:
                 conn.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any failure means not ready
+        except Exception:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 

@@ -53,9 +53,7 @@ async def to_fhir_request(request: Request, path: str, base_url: str, limit: int
         media = _media_type(request)
         if path.endswith("_search") and method == "POST":
             if raw and media not in (_FORM, ""):
-                raise FhirError(
-                    Category.UNSUPPORTED_MEDIA, f"_search takes {_FORM}, not {media}"
-                )
+                raise FhirError(Category.UNSUPPORTED_MEDIA, f"_search takes {_FORM}, not {media}")
             query += parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
         else:
             allowed = _PATCH_TYPES + _JSON_TYPES if method == "PATCH" else _JSON_TYPES

@@ -54,52 +54,86 @@ class FhirGateway:
         return to_http(response, head=request.method == "HEAD")
 
 
+_TYPE_ROUTES = (
+    ("GET", "search", "search the type"),
+    ("POST", "create", "create (conditional with If-None-Exist)"),
+    ("PUT", "conditional_update", "conditional update by search criteria"),
+    ("PATCH", "conditional_patch", "conditional JSON Patch by search criteria"),
+    ("DELETE", "conditional_delete", "conditional delete by search criteria"),
+)
+_INSTANCE_ROUTES = (
+    ("GET", "read", "read the current version"),
+    ("HEAD", "read_head", "read, headers only"),
+    ("PUT", "update", "update (or create with this id)"),
+    ("PATCH", "patch", "JSON Patch"),
+    ("DELETE", "delete", "delete"),
+)
+
+
 def build_router(gateway: FhirGateway) -> APIRouter:
     router = APIRouter(prefix="/fhir", tags=["FHIR"])
 
-    @router.get("/metadata", summary="CapabilityStatement")
+    @router.get("/metadata", summary="CapabilityStatement", operation_id="capabilities")
     async def metadata(request: Request) -> Response:
         check_acceptable(request)
         statement = capability_statement(gateway.base_url(request))
         return Response(dump_json(statement), media_type=FHIR_JSON)
 
-    @router.post("", summary="batch or transaction Bundle")
+    @router.post("", summary="batch or transaction Bundle", operation_id="bundle")
     async def bundle(request: Request) -> Response:
         return await gateway(request, "")
 
-    @router.get("/_history", summary="system history")
+    @router.get("/_history", summary="system history", operation_id="history_system")
     async def system_history(request: Request) -> Response:
         return await gateway(request, "_history")
 
-    @router.api_route(
-        "/{resource_type}",
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        summary="search, create, conditional update/patch/delete",
+    @router.post(
+        "/{resource_type}/_search", summary="search with a form body", operation_id="search_post"
     )
-    async def type_level(request: Request, resource_type: str) -> Response:
-        return await gateway(request, resource_type)
-
-    @router.post("/{resource_type}/_search", summary="search with a form body")
     async def search(request: Request, resource_type: str) -> Response:
         return await gateway(request, f"{resource_type}/_search")
 
-    @router.get("/{resource_type}/_history", summary="type history")
+    @router.get("/{resource_type}/_history", summary="type history", operation_id="history_type")
     async def type_history(request: Request, resource_type: str) -> Response:
         return await gateway(request, f"{resource_type}/_history")
 
-    @router.api_route(
-        "/{resource_type}/{resource_id}",
-        methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"],
-        summary="read, update, patch, delete",
-    )
+    async def type_level(request: Request, resource_type: str) -> Response:
+        return await gateway(request, resource_type)
+
+    for method, operation_id, summary in _TYPE_ROUTES:
+        router.add_api_route(
+            "/{resource_type}",
+            type_level,
+            methods=[method],
+            operation_id=operation_id,
+            summary=summary,
+        )
+
     async def instance(request: Request, resource_type: str, resource_id: str) -> Response:
         return await gateway(request, f"{resource_type}/{resource_id}")
 
-    @router.get("/{resource_type}/{resource_id}/_history", summary="instance history")
+    for method, operation_id, summary in _INSTANCE_ROUTES:
+        router.add_api_route(
+            "/{resource_type}/{resource_id}",
+            instance,
+            methods=[method],
+            operation_id=operation_id,
+            summary=summary,
+        )
+
+    @router.get(
+        "/{resource_type}/{resource_id}/_history",
+        summary="instance history",
+        operation_id="history_instance",
+    )
     async def instance_history(request: Request, resource_type: str, resource_id: str) -> Response:
         return await gateway(request, f"{resource_type}/{resource_id}/_history")
 
-    @router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="vread")
+    @router.get(
+        "/{resource_type}/{resource_id}/_history/{version_id}",
+        summary="vread",
+        operation_id="vread",
+    )
     async def vread(
         request: Request, resource_type: str, resource_id: str, version_id: str
     ) -> Response:

@@ -48,8 +48,9 @@ def _resource(resource_type: str) -> dict[str, Any]:
         "conditionalUpdate": True,
         "conditionalDelete": "single",
         "referencePolicy": ["literal", "logical"],
-        "searchInclude": [f"{resource_type}:{c}" for c, p in sorted(params.items())
-                          if p.type == "reference"],
+        "searchInclude": [
+            f"{resource_type}:{c}" for c, p in sorted(params.items()) if p.type == "reference"
+        ],
         "searchRevInclude": [],
         "searchParam": [
             {
@@ -64,8 +65,9 @@ def _resource(resource_type: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def capability_statement(base_url: str, extra_operations: tuple[tuple[str, str], ...] = ()
-                         ) -> dict[str, Any]:
+def capability_statement(
+    base_url: str, extra_operations: tuple[tuple[str, str], ...] = ()
+) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -86,8 +88,9 @@ def capability_statement(base_url: str, extra_operations: tuple[tuple[str, str],
                     {"code": "batch"},
                     {"code": "history-system"},
                 ],
-                "searchParam": [{"name": p, "type": "special"} for p in RESULT_PARAMETERS
-                                if p != "_offset"],
+                "searchParam": [
+                    {"name": p, "type": "special"} for p in RESULT_PARAMETERS if p != "_offset"
+                ],
                 "operation": [
                     {"name": name, "definition": definition}
                     for name, definition in extra_operations

@@ -110,5 +110,5 @@ def parse_etag(value: str) -> int:
         text = text[2:]
     text = text.strip('"')
     if not text.isdigit():
-        raise FhirError(Category.INVALID, f"Malformed ETag {value!r}; expected W/\"<version>\"")
+        raise FhirError(Category.INVALID, f'Malformed ETag {value!r}; expected W/"<version>"')
     return int(text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -33,6 +33,6 @@ def is_supported(resource_type: str) -> bool:
     return resource_type in _SUPPORTED
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_class(resource_type: str) -> Any:
     return get_fhir_model_class(resource_type)

@@ -10,7 +10,6 @@ from .interactions import history, read, search, write
 from .interactions.context import Context
 from .validation import require_type
 
-
 _TYPE_LEVEL: dict[str, Callable[[Context, FhirRequest, str], FhirResponse]] = {
     "GET": search.search,
     "HEAD": search.search,
@@ -30,9 +29,7 @@ _INSTANCE_LEVEL: dict[str, Callable[[Context, FhirRequest, str, str], FhirRespon
 
 
 def _not_allowed(request: FhirRequest) -> FhirError:
-    return FhirError(
-        Category.NOT_ALLOWED, f"{request.method} is not supported on /{request.path}"
-    )
+    return FhirError(Category.NOT_ALLOWED, f"{request.method} is not supported on /{request.path}")
 
 
 def dispatch(ctx: Context, request: FhirRequest) -> FhirResponse:

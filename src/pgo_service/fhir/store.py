@@ -11,7 +11,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, text, update
@@ -26,19 +26,19 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def format_instant(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,9 +247,7 @@ class ResourceStore:
     ) -> None:
         rows: dict[str, list[dict[str, Any]]] = {}
         for entry in entries:
-            row = {
-                name: getattr(entry, name) for name in entry.__slots__  # type: ignore[union-attr]
-            }
+            row = {name: getattr(entry, name) for name in entry.__slots__}
             row.update(resource_type=resource_type, resource_id=resource_id, patient_id=patient_id)
             rows.setdefault(entry.kind, []).append(row)
         for kind, table in INDEX_TABLES.items():

@@ -46,7 +46,7 @@ def check_resource(data: Any, expected_type: str) -> dict[str, Any]:
 
 
 def _validation_failure(resource_type: str, exc: ValidationError) -> FhirError:
-    issues = []
+    issues: list[dict[str, Any]] = []
     for err in exc.errors()[:20]:
         path = _fhirpath(resource_type, err["loc"])
         issues.append(

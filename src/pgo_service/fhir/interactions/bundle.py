@@ -70,7 +70,9 @@ def process_bundle(ctx: Context, request: FhirRequest, dispatch: Dispatch) -> Fh
 def _parse_entry(request: FhirRequest, index: int, entry: Any) -> _Entry:
     where = f"Bundle.entry[{index}]"
     if not isinstance(entry, dict) or not isinstance(entry.get("request"), dict):
-        raise FhirError(Category.INVALID, f"{where} has no request", expression=[f"{where}.request"])
+        raise FhirError(
+            Category.INVALID, f"{where} has no request", expression=[f"{where}.request"]
+        )
     req = entry["request"]
     method = str(req.get("method", "")).upper()
     url = req.get("url")

@@ -7,8 +7,7 @@ from typing import Any
 from ..bundles import bundle, page_links, resource_entry
 from ..errors import outcome
 from ..exchange import FhirRequest, FhirResponse
-from ..jsonio import raw
-from ..jsonio import dump_json
+from ..jsonio import dump_json, raw
 from ..search.execute import Found, run_search
 from ..search.query import parse_search
 from ..search.shaping import shape
@@ -25,7 +24,9 @@ def search(ctx: Context, request: FhirRequest, resource_type: str) -> FhirRespon
     )
     result = run_search(ctx.store.conn, query)
     entries = [_entry(request, query.summary, query.elements, f, "match") for f in result.matches]
-    entries += [_entry(request, query.summary, query.elements, f, "include") for f in result.includes]
+    entries += [
+        _entry(request, query.summary, query.elements, f, "include") for f in result.includes
+    ]
     if query.warnings:
         warning = outcome("warning", "not-supported", "; ".join(query.warnings))
         entries.append({"resource": raw(dump_json(warning)), "search": {"mode": "outcome"}})

@@ -70,7 +70,9 @@ def create(ctx: Context, request: FhirRequest, resource_type: str) -> FhirRespon
     return version_response(request, stored, 201, with_location=True)
 
 
-def update(ctx: Context, request: FhirRequest, resource_type: str, resource_id: str) -> FhirResponse:
+def update(
+    ctx: Context, request: FhirRequest, resource_type: str, resource_id: str
+) -> FhirResponse:
     check_id(resource_id)
     body = check_resource(request.body, resource_type)
     if body.get("id") is None:
@@ -156,7 +158,9 @@ def _apply_patch(document: dict[str, Any], operations: Any) -> Any:
         raise FhirError(Category.INVALID, f"Malformed JSON Patch: {exc}") from exc
 
 
-def delete(ctx: Context, request: FhirRequest, resource_type: str, resource_id: str) -> FhirResponse:
+def delete(
+    ctx: Context, request: FhirRequest, resource_type: str, resource_id: str
+) -> FhirResponse:
     check_id(resource_id)
     ctx.store.lock(f"{resource_type}/{resource_id}")
     current = ctx.store.read(resource_type, resource_id)
