@@ -55,11 +55,8 @@ def _check_if_match(request: FhirRequest, current: StoredVersion | None) -> None
 
 def create(ctx: Context, request: FhirRequest, resource_type: str) -> FhirResponse:
     body = check_resource(request.body, resource_type)
-    if_none_exist = request.header("if-none-exist")
-    if if_none_exist:
-        criteria = parse_qsl(if_none_exist.lstrip("?"), keep_blank_values=True)
-        if not criteria:
-            raise FhirError(Category.INVALID, "If-None-Exist has no search criteria")
+    criteria = _create_criteria(request)
+    if criteria:
         existing = single_match(ctx, resource_type, criteria)
         if existing is not None:
             stored = ctx.store.read(resource_type, existing)
@@ -68,6 +65,17 @@ def create(ctx: Context, request: FhirRequest, resource_type: str) -> FhirRespon
     new_id = request.assigned_id or ctx.store.new_id()
     stored = ctx.store.write(resource_type, new_id, body, None, method="POST")
     return version_response(request, stored, 201, with_location=True)
+
+
+def _create_criteria(request: FhirRequest) -> list[tuple[str, str]]:
+    """If-None-Exist, or search parameters on the POST URL (a form some clients use)."""
+    if_none_exist = request.header("if-none-exist")
+    if if_none_exist is not None:
+        criteria = parse_qsl(if_none_exist.lstrip("?"), keep_blank_values=True)
+        if not criteria:
+            raise FhirError(Category.INVALID, "If-None-Exist has no search criteria")
+        return criteria
+    return list(request.query)
 
 
 def update(

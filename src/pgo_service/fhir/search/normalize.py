@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 MIN_TIME = -62135596800 * 1_000_000  # 0001-01-01T00:00:00Z
 MAX_TIME = 253402300799 * 1_000_000 + 999_999  # 9999-12-31T23:59:59.999999Z
@@ -26,13 +26,13 @@ def normalize_string(value: str) -> str:
 
 def to_micros(moment: datetime) -> int:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_micros(micros: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
 def date_range(value: str) -> tuple[int, int]:
@@ -47,18 +47,18 @@ def date_range(value: str) -> tuple[int, int]:
     g = match.groupdict()
     year = int(g["y"])
     if g["m"] is None:
-        start = datetime(year, 1, 1, tzinfo=timezone.utc)
-        end = datetime(year + 1, 1, 1, tzinfo=timezone.utc) if year < 9999 else None
+        start = datetime(year, 1, 1, tzinfo=UTC)
+        end = datetime(year + 1, 1, 1, tzinfo=UTC) if year < 9999 else None
         return _bounds(start, end)
     month = int(g["m"])
     if g["d"] is None:
-        start = datetime(year, month, 1, tzinfo=timezone.utc)
+        start = datetime(year, month, 1, tzinfo=UTC)
         days = calendar.monthrange(year, month)[1]
         return _bounds(start, start + timedelta(days=days))
     day = int(g["d"])
     tz = _zone(g["tz"])
     if g["H"] is None:
-        start = datetime(year, month, day, tzinfo=timezone.utc)
+        start = datetime(year, month, day, tzinfo=UTC)
         return _bounds(start, start + timedelta(days=1))
     if g["M"] is None:
         raise ValueError(f"a time needs hours and minutes: {value!r}")
@@ -78,7 +78,7 @@ def date_range(value: str) -> tuple[int, int]:
 
 def _zone(text: str | None) -> timezone:
     if text is None or text == "Z":
-        return timezone.utc
+        return UTC
     sign = 1 if text[0] == "+" else -1
     hours, minutes = int(text[1:3]), int(text[4:6])
     return timezone(sign * timedelta(hours=hours, minutes=minutes))

@@ -1,0 +1,234 @@
+"""SQLAlchemy Core statements for a ``SearchQuery``.
+
+Every filter becomes an EXISTS subquery on an index table keyed by
+(resource_type, param, resource_id), so the match query stays a single statement
+whatever the number of parameters. Default order: resource id ascending (binary
+collation on every backend), which does not move when resources are updated; any
+``_sort`` keys come first and the id always breaks ties, so pages are stable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    and_,
+    collate,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+
+from pgo_service.db.models import INDEX_TABLES, resource, search_reference
+from pgo_service.fhir.search import query_values as qv
+from pgo_service.fhir.search.query import (
+    ChainClause,
+    Clause,
+    HasClause,
+    ParamClause,
+    SearchQuery,
+    SortKey,
+)
+from pgo_service.fhir.search.sql_range import date_condition, instant_condition, number_condition
+from pgo_service.fhir.search.sql_reference import identifier_condition, reference_condition
+from pgo_service.fhir.search.sql_text import string_condition, uri_condition
+from pgo_service.fhir.search.sql_token import token_condition, token_text_condition
+
+FoundRow = tuple[str, str, int, Any, bytes]
+
+
+def found_columns(table: FromClause) -> list[ColumnElement[Any]]:
+    c = table.c
+    return [c.resource_type, c.id, c.version_id, c.last_updated, c.content]
+
+
+def filters(
+    resource_type: str, res: FromClause, clauses: list[Clause]
+) -> list[ColumnElement[bool]]:
+    return [
+        res.c.resource_type == resource_type,
+        res.c.deleted == false(),
+        *(clause_condition(resource_type, res, clause) for clause in clauses),
+    ]
+
+
+def match_select(query: SearchQuery, dialect: str) -> Select[Any]:
+    res = resource
+    return (
+        select(*found_columns(res))
+        .where(*filters(query.resource_type, res, query.clauses))
+        .order_by(*order_by(query.resource_type, res, query.sort, dialect))
+        .offset(query.offset)
+        .limit(query.count)
+    )
+
+
+def count_select(resource_type: str, clauses: list[Clause]) -> Select[Any]:
+    res = resource
+    return select(func.count()).select_from(res).where(*filters(resource_type, res, clauses))
+
+
+def clause_condition(resource_type: str, res: FromClause, clause: Clause) -> ColumnElement[bool]:
+    if isinstance(clause, ParamClause):
+        return _param_condition(resource_type, res, clause)
+    if isinstance(clause, ChainClause):
+        return _chain_condition(resource_type, res, clause)
+    return _has_condition(resource_type, res, clause)
+
+
+def _param_condition(
+    resource_type: str, res: FromClause, clause: ParamClause
+) -> ColumnElement[bool]:
+    if clause.code == "_id":
+        return res.c.id.in_([v.code for v in clause.values if isinstance(v, qv.TokenValue)])
+    if clause.code == "_lastUpdated":
+        if clause.missing is not None:
+            return false() if clause.missing else true()
+        dates = [v for v in clause.values if isinstance(v, qv.DateValue)]
+        return or_(*(instant_condition(res.c.last_updated, v) for v in dates))
+    table = INDEX_TABLES["quantity" if clause.type == "number" else clause.type].alias()
+    rows = (
+        select(1)
+        .select_from(table)
+        .where(
+            table.c.resource_type == resource_type,
+            table.c.param == clause.code,
+            table.c.resource_id == res.c.id,
+        )
+        .correlate(res)
+    )
+    if clause.missing is not None:
+        return not_(exists(rows)) if clause.missing else exists(rows)
+    matching = exists(rows.where(or_(*(_value_condition(table, clause, v) for v in clause.values))))
+    return not_(matching) if clause.modifier == "not" else matching
+
+
+def _value_condition(
+    table: FromClause, clause: ParamClause, value: qv.Value
+) -> ColumnElement[bool]:
+    match value:
+        case qv.StringValue() if clause.type == "token":
+            return token_text_condition(table, value)
+        case qv.StringValue():
+            return string_condition(table, clause.modifier, value)
+        case qv.TokenValue() if clause.type == "reference":
+            return identifier_condition(table, value)
+        case qv.TokenValue():
+            return token_condition(table, value)
+        case qv.ReferenceValue():
+            return reference_condition(table, value)
+        case qv.DateValue():
+            return date_condition(table.c.low, table.c.high, value)
+        case qv.NumberValue():
+            return number_condition(table, value)
+        case qv.UriValue():
+            return uri_condition(table, clause.modifier, value)
+
+
+def _chain_condition(
+    resource_type: str, res: FromClause, clause: ChainClause
+) -> ColumnElement[bool]:
+    ref = search_reference.alias()
+    target = resource.alias()
+    per_type = [
+        and_(target.c.resource_type == target_type, clause_condition(target_type, target, inner))
+        for target_type, inner in clause.inner
+    ]
+    rows = (
+        select(1)
+        .select_from(ref)
+        .join(
+            target,
+            and_(target.c.resource_type == ref.c.target_type, target.c.id == ref.c.target_id),
+        )
+        .where(
+            ref.c.resource_type == resource_type,
+            ref.c.param == clause.code,
+            ref.c.resource_id == res.c.id,
+            target.c.deleted == false(),
+            or_(*per_type),
+        )
+        .correlate(res)
+    )
+    return exists(rows)
+
+
+def _has_condition(resource_type: str, res: FromClause, clause: HasClause) -> ColumnElement[bool]:
+    ref = search_reference.alias()
+    source = resource.alias()
+    rows = (
+        select(1)
+        .select_from(ref)
+        .join(
+            source,
+            and_(source.c.resource_type == ref.c.resource_type, source.c.id == ref.c.resource_id),
+        )
+        .where(
+            ref.c.resource_type == clause.source_type,
+            ref.c.param == clause.ref_param,
+            ref.c.target_type == resource_type,
+            ref.c.target_id == res.c.id,
+            source.c.deleted == false(),
+            clause_condition(clause.source_type, source, clause.inner),
+        )
+        .correlate(res)
+    )
+    return exists(rows)
+
+
+def order_by(
+    resource_type: str, res: FromClause, keys: list[SortKey], dialect: str
+) -> list[ColumnElement[Any]]:
+    terms: list[ColumnElement[Any]] = []
+    for key in keys:
+        expr = _sort_expression(resource_type, res, key, dialect)
+        terms.append((expr.desc() if key.descending else expr.asc()).nulls_last())
+    terms.append(_binary(res.c.id, dialect).asc())
+    return terms
+
+
+def _binary(expr: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """Byte-wise string order, as SQLite has by default, instead of the locale's."""
+    return collate(expr, "C") if dialect == "postgresql" else expr
+
+
+def _sort_expression(
+    resource_type: str, res: FromClause, key: SortKey, dialect: str
+) -> ColumnElement[Any]:
+    if key.code == "_id":
+        return _binary(res.c.id, dialect)
+    if key.code == "_lastUpdated":
+        return res.c.last_updated
+    table = INDEX_TABLES["quantity" if key.type == "number" else key.type].alias()
+    column = _sort_column(table, key, dialect)
+    aggregate = func.max(column) if key.descending else func.min(column)
+    return (
+        select(aggregate)
+        .where(
+            table.c.resource_type == resource_type,
+            table.c.param == key.code,
+            table.c.resource_id == res.c.id,
+        )
+        .correlate(res)
+        .scalar_subquery()
+    )
+
+
+def _sort_column(table: FromClause, key: SortKey, dialect: str) -> ColumnElement[Any]:
+    c = table.c
+    if key.type in ("date", "quantity", "number"):
+        return c.high if key.descending else c.low
+    if key.type == "token":
+        return _binary(c.code, dialect)
+    if key.type == "reference":
+        local = c.target_type.concat("/").concat(c.target_id)
+        return _binary(func.coalesce(local, c.url, type_=String), dialect)
+    return _binary(c.value, dialect)
