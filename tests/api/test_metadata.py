@@ -33,3 +33,10 @@ def test_health(client: FhirClient) -> None:
     http: TestClient = client.http  # type: ignore[assignment]
     assert http.get("/healthz").json() == {"status": "ok"}
     assert http.get("/readyz").json() == {"status": "ready"}
+
+
+def test_unknown_operation_is_404(client: FhirClient) -> None:
+    for path in ("$nope", "Patient/$nope", "Patient/1/$nope"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "$nope" in response.json()["issue"][0]["diagnostics"]

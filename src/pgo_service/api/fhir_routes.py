@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
 from fastapi import APIRouter, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -13,7 +16,7 @@ from ..fhir.capability import capability_statement
 from ..fhir.engine import handle, is_read_only
 from ..fhir.errors import FhirError
 from ..fhir.exchange import FhirRequest, FhirResponse
-from ..fhir.interactions.context import Context
+from ..fhir.interactions.context import Context, Operation, WriteRule
 from ..fhir.jsonio import dump_json
 from ..fhir.store import ResourceStore
 from .errors import error_response
@@ -24,9 +27,22 @@ from .responses import FHIR_JSON, to_http
 class FhirGateway:
     """Opens the one transaction of a request and runs the engine inside it."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        rules: Sequence[WriteRule] = (),
+        operations: Sequence[Operation] = (),
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        self.rules = tuple(rules)
+        self.operations = {op.name: op for op in operations}
+
+    def capabilities(self, request: Request) -> dict[str, Any]:
+        extra = tuple((op.name, op.definition) for op in self.operations.values())
+        return capability_statement(self.base_url(request), extra)
 
     def base_url(self, request: Request) -> str:
         if self.settings.base_url:
@@ -40,6 +56,8 @@ class FhirGateway:
                 ResourceStore(conn),
                 default_page_size=self.settings.default_page_size,
                 max_page_size=self.settings.max_page_size,
+                rules=self.rules,
+                operations=self.operations,
             )
             return handle(ctx, fhir_request)
 
@@ -70,18 +88,58 @@ _INSTANCE_ROUTES = (
 )
 
 
+def _operation_endpoint(path: str, run: Callable[[Request], Awaitable[Response]]) -> Any:
+    """An endpoint whose signature declares the path's parameters (for OpenAPI)."""
+    if path.count("{") == 1:
+
+        async def system_op(request: Request, operation: str) -> Response:
+            return await run(request)
+
+        return system_op
+    if path.count("{") == 2:
+
+        async def type_op(request: Request, resource_type: str, operation: str) -> Response:
+            return await run(request)
+
+        return type_op
+
+    async def instance_op(
+        request: Request, resource_type: str, resource_id: str, operation: str
+    ) -> Response:
+        return await run(request)
+
+    return instance_op
+
+
 def build_router(gateway: FhirGateway) -> APIRouter:
     router = APIRouter(prefix="/fhir", tags=["FHIR"])
 
     @router.get("/metadata", summary="CapabilityStatement", operation_id="capabilities")
     async def metadata(request: Request) -> Response:
         check_acceptable(request)
-        statement = capability_statement(gateway.base_url(request))
+        statement = gateway.capabilities(request)
         return Response(dump_json(statement), media_type=FHIR_JSON)
 
     @router.post("", summary="batch or transaction Bundle", operation_id="bundle")
     async def bundle(request: Request) -> Response:
         return await gateway(request, "")
+
+    async def operation(request: Request) -> Response:
+        return await gateway(request, request.url.path.split("/fhir/", 1)[1])
+
+    for path, level in (
+        ("/${operation}", "system"),
+        ("/{resource_type}/${operation}", "type"),
+        ("/{resource_type}/{resource_id}/${operation}", "instance"),
+    ):
+        for method in ("GET", "POST"):
+            router.add_api_route(
+                path,
+                _operation_endpoint(path, operation),
+                methods=[method],
+                operation_id=f"operation_{level}_{method.lower()}",
+                summary=f"{level}-level operation ($name)",
+            )
 
     @router.get("/_history", summary="system history", operation_id="history_system")
     async def system_history(request: Request) -> Response:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from .errors import Category, FhirError
 from .exchange import FhirRequest, FhirResponse
 from .interactions import history, read, search, write
-from .interactions.context import Context
+from .interactions.context import Context, OperationCall
 from .validation import require_type
 
 _TYPE_LEVEL: dict[str, Callable[[Context, FhirRequest, str], FhirResponse]] = {
@@ -36,6 +36,8 @@ def dispatch(ctx: Context, request: FhirRequest) -> FhirResponse:
     """Route one request; system-level paths (metadata, Bundles) are handled by the caller."""
     parts = [p for p in request.path.split("/") if p]
     method = request.method
+    if parts and parts[-1].startswith("$"):
+        return _operation(ctx, request, parts)
     if parts == ["_history"] and method in ("GET", "HEAD"):
         return history.history(ctx, request)
     if not parts:
@@ -62,3 +64,22 @@ def dispatch(ctx: Context, request: FhirRequest) -> FhirResponse:
     if len(parts) == 4 and parts[2] == "_history" and method in ("GET", "HEAD"):
         return read.vread(ctx, request, resource_type, parts[1], parts[3])
     raise FhirError(Category.NOT_FOUND, f"No FHIR endpoint at /{request.path}")
+
+
+def _operation(ctx: Context, request: FhirRequest, parts: list[str]) -> FhirResponse:
+    name = parts[-1][1:]
+    level = ("system", "type", "instance")[len(parts) - 1] if len(parts) <= 3 else None
+    operation = ctx.operations.get(name)
+    resource_type = require_type(parts[0]) if len(parts) > 1 else None
+    if (
+        operation is None
+        or level not in operation.levels
+        or (resource_type is not None and resource_type not in operation.resource_types)
+    ):
+        raise FhirError(Category.NOT_FOUND, f"Operation ${name} is not defined on /{request.path}")
+    if request.method not in ("GET", "POST") or (
+        request.method == "GET" and operation.affects_state
+    ):
+        raise _not_allowed(request)
+    call = OperationCall(name, resource_type, parts[1] if len(parts) == 3 else None)
+    return operation.handler(ctx, request, call)

@@ -1,10 +1,57 @@
-"""What every interaction gets: the store bound to the request's transaction."""
+"""What every interaction gets: the store bound to the request's transaction, and the
+extensions the domain packages plug in (write rules, operations)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..store import ResourceStore
+from ..store import ResourceStore, StoredVersion
+
+if TYPE_CHECKING:
+    from ..exchange import FhirRequest, FhirResponse
+
+
+@dataclass(frozen=True)
+class Change:
+    """A write about to be stored: ``body`` is None for a delete."""
+
+    resource_type: str
+    resource_id: str
+    method: str
+    body: dict[str, Any] | None
+    current: StoredVersion | None
+
+
+class WriteRule(Protocol):
+    """Checks a change before it is stored; raises FhirError to refuse it.
+
+    Rules run inside the request's transaction after the resource's write lock is
+    taken, so they may read (and lock) whatever they need to decide consistently.
+    """
+
+    def __call__(self, ctx: Context, change: Change) -> None: ...
+
+
+@dataclass(frozen=True)
+class OperationCall:
+    name: str  # without the "$"
+    resource_type: str | None
+    resource_id: str | None
+
+
+OperationHandler = Callable[["Context", "FhirRequest", OperationCall], "FhirResponse"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    definition: str  # canonical URL of the OperationDefinition
+    handler: OperationHandler
+    levels: tuple[str, ...]  # "system", "type", "instance"
+    resource_types: tuple[str, ...] = ()
+    affects_state: bool = False
 
 
 @dataclass
@@ -12,3 +59,9 @@ class Context:
     store: ResourceStore
     default_page_size: int = 20
     max_page_size: int = 1000
+    rules: Sequence[WriteRule] = ()
+    operations: Mapping[str, Operation] = field(default_factory=dict)
+
+    def check(self, change: Change) -> None:
+        for rule in self.rules:
+            rule(self, change)

@@ -13,7 +13,7 @@ from ..jsonio import parse_json
 from ..search.execute import find_matches
 from ..store import StoredVersion
 from ..validation import check_id, check_resource
-from .context import Context
+from .context import Change, Context
 from .read import gone
 
 
@@ -63,6 +63,7 @@ def create(ctx: Context, request: FhirRequest, resource_type: str) -> FhirRespon
             assert stored is not None
             return version_response(request, stored, 200, with_location=True)
     new_id = request.assigned_id or ctx.store.new_id()
+    ctx.check(Change(resource_type, new_id, "POST", body, None))
     stored = ctx.store.write(resource_type, new_id, body, None, method="POST")
     return version_response(request, stored, 201, with_location=True)
 
@@ -100,6 +101,7 @@ def _store_update(
     ctx.store.lock(f"{resource_type}/{resource_id}")
     current = ctx.store.read(resource_type, resource_id)
     _check_if_match(request, current)
+    ctx.check(Change(resource_type, resource_id, "PUT", body, current))
     stored = ctx.store.write(resource_type, resource_id, body, current, method="PUT")
     created = current is None or current.deleted
     return version_response(request, stored, 201 if created else 200, with_location=created)
@@ -142,6 +144,7 @@ def patch(ctx: Context, request: FhirRequest, resource_type: str, resource_id: s
     body = check_resource(document, resource_type)
     if body.get("id") != resource_id:
         raise FhirError(Category.UNPROCESSABLE, "A patch may not change the resource id")
+    ctx.check(Change(resource_type, resource_id, "PATCH", body, current))
     stored = ctx.store.write(resource_type, resource_id, body, current, method="PATCH")
     return version_response(request, stored, 200)
 
@@ -177,6 +180,7 @@ def delete(
         raise FhirError(Category.NOT_FOUND, f"{resource_type}/{resource_id} is not known")
     if current.deleted:
         return FhirResponse(204, etag=current.etag)
+    ctx.check(Change(resource_type, resource_id, "DELETE", None, current))
     stored = ctx.store.delete(current)
     return FhirResponse(204, etag=stored.etag, last_modified=stored.last_updated)
 
