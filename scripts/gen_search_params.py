@@ -27,6 +27,7 @@ RESOURCE_TYPES = [
     "AuditEvent",
     "CarePlan",
     "CareTeam",
+    "CodeSystem",
     "Communication",
     "Condition",
     "Consent",
@@ -40,6 +41,7 @@ RESOURCE_TYPES = [
     "Provenance",
     "RelatedPerson",
     "Task",
+    "ValueSet",
 ]
 RESOURCE_LEVEL_CODES = ["_id", "_lastUpdated", "_profile", "_security", "_source", "_tag"]
 

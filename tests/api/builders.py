@@ -25,3 +25,11 @@ def careplan(patient_ref: str, **extra: Any) -> dict[str, Any]:
         "subject": {"reference": patient_ref},
         **extra,
     }
+
+
+CLINICAL_TYPES = ("Patient", "CarePlan", "Observation", "Practitioner", "Goal", "CareTeam")
+
+
+def stored_versions(client: Any) -> int:
+    """How many versions of clinical resources exist (the published terminology aside)."""
+    return sum(client.get(f"{t}/_history").json()["total"] for t in CLINICAL_TYPES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.support.fhirclient import FhirClient
 
-from .builders import patient
+from .builders import patient, stored_versions
 
 
 def _outcome(response_json: dict[str, object]) -> None:
@@ -12,7 +12,7 @@ def _outcome(response_json: dict[str, object]) -> None:
 
 
 def _nothing_stored(client: FhirClient) -> None:
-    assert client.get("_history").json()["total"] == 0
+    assert stored_versions(client) == 0
 
 
 def test_malformed_json(client: FhirClient) -> None:

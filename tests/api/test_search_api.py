@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.bsn import make_bsn
 from tests.support.fhirclient import FhirClient
 
 from .builders import BSN, careplan, patient
@@ -14,7 +15,7 @@ def _links(bundle: dict[str, object]) -> dict[str, str]:
 
 
 def test_searchset_bundle_and_links_keep_the_clients_base(client: FhirClient) -> None:
-    ids = sorted(client.create(patient(bsn=f"10000000{i}"))["id"] for i in range(5))
+    ids = sorted(client.create(patient(bsn=make_bsn(i)))["id"] for i in range(5))
     response = client.get("Patient", params={"family": "jansen", "_count": 2})
     bundle = response.json()
     assert bundle["type"] == "searchset"

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.support.fhirclient import FhirClient
 
-from .builders import BSN, careplan, patient
+from .builders import BSN, careplan, patient, stored_versions
 
 
 def _bundle(kind: str, *entries: dict[str, Any]) -> dict[str, Any]:
@@ -54,13 +54,13 @@ def test_transaction_is_all_or_nothing(client: FhirClient) -> None:
     response = client.post("", bundle)
     assert response.status_code == 400
     assert "Bundle.entry[1]" in response.json()["issue"][0]["diagnostics"]
-    assert client.get("_history").json()["total"] == 0
+    assert stored_versions(client) == 0
 
 
 def test_transaction_unresolved_urn_fails(client: FhirClient) -> None:
     bundle = _bundle("transaction", _post("urn:uuid:a", careplan("urn:uuid:missing")))
     assert client.post("", bundle).status_code == 400
-    assert client.get("_history").json()["total"] == 0
+    assert stored_versions(client) == 0
 
 
 def test_transaction_order_and_conditional_create(client: FhirClient) -> None:
@@ -122,7 +122,7 @@ def test_batch_entries_fail_independently(client: FhirClient) -> None:
     assert statuses[1].startswith("400")
     assert result["entry"][1]["response"]["outcome"]["resourceType"] == "OperationOutcome"
     assert statuses[2].startswith("404")
-    assert client.get("_history").json()["total"] == 1
+    assert stored_versions(client) == 1
 
 
 def test_bundle_shape_errors(client: FhirClient) -> None:

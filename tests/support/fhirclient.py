@@ -29,7 +29,7 @@ class FhirClient:
         merged.update(headers or {})
         return self.http.request(
             method,
-            f"/fhir/{path.lstrip('/')}",
+            f"/fhir/{path.lstrip('/')}".rstrip("/"),
             json=body,
             content=content,
             headers=merged,

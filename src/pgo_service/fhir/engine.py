@@ -10,8 +10,11 @@ from .router import dispatch
 
 def handle(ctx: Context, request: FhirRequest) -> FhirResponse:
     if request.path.strip("/") == "" and request.method == "POST":
-        return process_bundle(ctx, request, dispatch)
-    return dispatch(ctx, request)
+        response = process_bundle(ctx, request, dispatch)
+    else:
+        response = dispatch(ctx, request)
+    ctx.run_deferred()
+    return response
 
 
 def is_read_only(request: FhirRequest) -> bool:

@@ -24,6 +24,8 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "DocumentReference",
     "Provenance",
     "AuditEvent",
+    "CodeSystem",
+    "ValueSet",
 )
 
 _SUPPORTED = frozenset(RESOURCE_TYPES)

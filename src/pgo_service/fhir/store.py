@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, text, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, text, tuple_, update
 
 from ..db.models import INDEX_TABLES, resource, resource_version
 from .compartment import patient_compartment
@@ -110,6 +110,32 @@ class ResourceStore:
             )
         ).first()
         return _from_row(row) if row else None
+
+    def read_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
+        """Current, non-deleted versions of many resources in one query."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(
+            select(*_COLUMNS).where(
+                tuple_(resource.c.resource_type, resource.c.id).in_(wanted),
+                resource.c.deleted.is_(False),
+            )
+        ).all()
+        return {(r.resource_type, r.id): _from_row(r) for r in rows}
+
+    def compartments(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        """The patient compartment of each existing, non-deleted resource among ``keys``."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(
+            select(resource.c.resource_type, resource.c.id, resource.c.patient_id).where(
+                tuple_(resource.c.resource_type, resource.c.id).in_(wanted),
+                resource.c.deleted.is_(False),
+            )
+        ).all()
+        return {(r.resource_type, r.id): r.patient_id for r in rows}
 
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None:
         v = resource_version.c

@@ -131,8 +131,10 @@ def _batch(
         savepoint = ctx.store.conn.begin_nested()
         try:
             responses[entry.index] = dispatch(ctx, _sub_request(request, entry))
+            ctx.run_deferred()
             savepoint.commit()
         except FhirError as error:
+            ctx.deferred.clear()
             savepoint.rollback()
             responses[entry.index] = FhirResponse.of_error(error)
     return responses

@@ -61,7 +61,22 @@ class Context:
     max_page_size: int = 1000
     rules: Sequence[WriteRule] = ()
     operations: Mapping[str, Operation] = field(default_factory=dict)
+    deferred: dict[str, Callable[[], None]] = field(default_factory=dict)
 
     def check(self, change: Change) -> None:
         for rule in self.rules:
             rule(self, change)
+
+    def defer(self, key: str, check: Callable[[], None]) -> None:
+        """Run ``check`` once, after every write of the request (or Bundle entry set).
+
+        For invariants over several resources that one transaction may pass through an
+        intermediate state of, such as replacing a client's active plan (the spec runs
+        a Bundle's POSTs before its PUTs).
+        """
+        self.deferred.setdefault(key, check)
+
+    def run_deferred(self) -> None:
+        while self.deferred:
+            key = next(iter(self.deferred))
+            self.deferred.pop(key)()

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
 
+from pgo_service.fhir.search.custom import custom_params
 from pgo_service.fhir.search.fhirpath import CompiledPath, parse_reference
 from pgo_service.fhir.search.index import (
     DateEntry,
@@ -49,7 +50,13 @@ def extract(resource_type: str, resource: dict[str, Any]) -> list[IndexEntry]:
             convert = converters.get(fhir_type)
             if convert is not None:
                 entries.extend(convert(code, value))
+    for custom in custom_params(resource_type):
+        entries.extend(custom.extract(resource))
     return list(dict.fromkeys(entries))
+
+
+def clear_plans() -> None:
+    _plan.cache_clear()
 
 
 @cache
@@ -60,6 +67,7 @@ def _plan(resource_type: str) -> tuple[tuple[str, CompiledPath, dict[str, _Conve
     return tuple(
         (param.code, compiler.compile(param.expression, resource_type), _converters(param))
         for param in search_params(resource_type).values()
+        if param.expression
     )
 
 

@@ -56,8 +56,14 @@ def supported_types() -> tuple[str, ...]:
 
 @cache
 def search_params(resource_type: str) -> dict[str, SearchParam]:
-    """All indexable search parameters of a resource type, by code (empty if unsupported)."""
-    return _registry(resource_type)[0]
+    """All indexable search parameters of a resource type, by code (empty if unsupported),
+    including the computed ones registered through ``custom.register``."""
+    from .custom import custom_params
+
+    offered = dict(_registry(resource_type)[0])
+    for custom in custom_params(resource_type):
+        offered[custom.param.code] = custom.param
+    return dict(sorted(offered.items()))
 
 
 def search_param(resource_type: str, code: str) -> SearchParam | None:
