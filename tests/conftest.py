@@ -23,9 +23,11 @@ from pgo_service.db.engine import make_engine
 from pgo_service.db.migrate import upgrade
 from pgo_service.db.models import metadata
 
+from .support.default_bearer import DefaultBearer
 from .support.fhirclient import FhirClient
 from .support.liveserver import LiveServer
 from .support.pgcluster import PgCluster
+from .support.tokens import system_token
 
 BACKENDS = [b for b in os.environ.get("PGO_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
@@ -76,18 +78,35 @@ def db_engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+TEST_SECRET_KEY = "test-secret-key-of-the-suite"
+
+
 @pytest.fixture
 def app(db_engine: Engine) -> FastAPI:
-    return create_app(Settings(database_url="unused://", max_body_bytes=256 * 1024), db_engine)
+    settings = Settings(
+        database_url="unused://",
+        max_body_bytes=256 * 1024,
+        secret_key=TEST_SECRET_KEY,
+        dev_mode=True,
+    )
+    return create_app(settings, db_engine)
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[FhirClient]:
-    with TestClient(app, base_url="http://testserver") as http:
+def system_bearer(db_engine: Engine) -> str:
+    """A system/*.cruds token: full access, as the operator's own tools have."""
+    return system_token(db_engine)
+
+
+@pytest.fixture
+def client(app: FastAPI, system_bearer: str) -> Iterator[FhirClient]:
+    headers = {"Authorization": f"Bearer {system_bearer}"}
+    with TestClient(app, base_url="http://testserver", headers=headers) as http:
         yield FhirClient(http)
 
 
 @pytest.fixture
-def live_server(app: FastAPI) -> Iterator[str]:
-    with LiveServer(app) as url:
+def live_server(app: FastAPI, system_bearer: str) -> Iterator[str]:
+    """A live server; requests without an Authorization header get the system token."""
+    with LiveServer(DefaultBearer(app, system_bearer)) as url:  # type: ignore[arg-type]
         yield url

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .auth_cli import register_auth_commands
 from .config import Settings, get_settings
 
 
@@ -62,6 +63,50 @@ def _openapi(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from .api.app import build_gateway
+    from .careplan.demo import DEMO_IDENTIFIER, demo_bundle
+    from .db.engine import make_engine
+    from .db.migrate import upgrade
+    from .fhir.exchange import FhirRequest
+
+    settings = _settings(args)
+    url = settings.resolved_database_url()
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        gateway = build_gateway(engine, settings)
+        gateway.publish_terminology()
+        base = args.base_url.rstrip("/")
+        existing = gateway.run(
+            FhirRequest("GET", "Patient", query=[("identifier", DEMO_IDENTIFIER)], base_url=base)
+        )
+        assert existing.body is not None
+        found = json.loads(existing.body).get("entry") or []
+        if found:
+            patient = f"Patient/{found[0]['resource']['id']}"
+            print(f"The demo client is already loaded as {patient}.")
+            print(f"  GET {base}/{patient}/$zorgleefplan")
+            return 0
+        request = FhirRequest("POST", "", body=demo_bundle(date.today()), base_url=base)
+        response = gateway.run(request)
+    finally:
+        engine.dispose()
+    assert response.body is not None
+    result = json.loads(response.body)
+    if response.status != 200:
+        print(json.dumps(result, indent=2, ensure_ascii=False), file=sys.stderr)
+        return 1
+    created = [e["response"]["location"].split("/_history")[0] for e in result["entry"]]
+    for reference in created:
+        print(reference)
+    patient = next(r for r in created if r.startswith("Patient/"))
+    print(f"\nThe plan of this demo client, in one request:\n  GET {base}/{patient}/$zorgleefplan")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pgo-service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,8 +129,15 @@ def _parser() -> argparse.ArgumentParser:
     cur.add_argument("--database-url")
     cur.set_defaults(func=_db_current)
 
+    demo = commands.add_parser("demo", help="load a demo client with a complete zorgleefplan")
+    demo.add_argument("--database-url")
+    demo.add_argument("--base-url", default="http://127.0.0.1:8000/fhir")
+    demo.set_defaults(func=_demo)
+
     spec = commands.add_parser("openapi", help="print the OpenAPI document")
     spec.set_defaults(func=_openapi)
+
+    register_auth_commands(commands)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,11 +19,24 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 1000
     base_url: str | None = None
+    secret_key: str | None = None  # encrypts TOTP secrets at rest
+    dev_mode: bool = False  # allows http loopback redirect URIs and non-Secure cookies
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'pgo.sqlite3').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """``PGO_SECRET_KEY``, or a key generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
 
 @lru_cache(maxsize=1)

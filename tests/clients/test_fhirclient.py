@@ -9,6 +9,8 @@ from fhirclient.models.humanname import HumanName
 from fhirclient.models.identifier import Identifier
 from fhirclient.models.patient import Patient
 
+from tests.support.bsn import make_bsn
+
 BSN = "http://fhir.nl/fhir/NamingSystem/bsn"
 
 
@@ -34,7 +36,7 @@ def _patient(family: str, bsn: str) -> Patient:
 
 def test_create_read_update_search(live_server: str) -> None:
     server = _server(live_server)
-    created = _patient("de Boer", "123123123").create(server)
+    created = _patient("de Boer", make_bsn(1)).create(server)
     assert created["resourceType"] == "Patient"
     patient = Patient.read(created["id"], server)
     assert patient.name[0].family == "de Boer"
@@ -58,7 +60,7 @@ def test_create_read_update_search(live_server: str) -> None:
 
 def test_paging_follows_next_links(live_server: str) -> None:
     server = _server(live_server)
-    ids = {_patient("Mulder", f"2000000{i:02d}").create(server)["id"] for i in range(12)}
+    ids = {_patient("Mulder", make_bsn(100 + i)).create(server)["id"] for i in range(12)}
     search = Patient.where(struct={"family": "Mulder", "_count": "5"})
     bundle = search.perform(server)
     seen: list[str] = []

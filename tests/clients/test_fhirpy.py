@@ -6,7 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fhirpy import SyncFHIRClient
 
+from tests.support.bsn import make_bsn
+
 BSN = "http://fhir.nl/fhir/NamingSystem/bsn"
+SMIT_BSN = make_bsn(300)
 
 
 def _patient(client: SyncFHIRClient, family: str, bsn: str) -> object:
@@ -20,7 +23,7 @@ def _patient(client: SyncFHIRClient, family: str, bsn: str) -> object:
 
 def test_crud(live_server: str) -> None:
     client = SyncFHIRClient(f"{live_server}/fhir")
-    patient = _patient(client, "Bakker", "111222333")
+    patient = _patient(client, "Bakker", make_bsn(1))
     patient.save()
     assert patient.id
     assert patient["meta"]["versionId"] == "1"
@@ -43,10 +46,10 @@ def test_search_paging_visits_every_resource_once(live_server: str) -> None:
     client = SyncFHIRClient(f"{live_server}/fhir")
     created = set()
     for i in range(23):
-        patient = _patient(client, "Visser", f"10000{i:04d}")
+        patient = _patient(client, "Visser", make_bsn(100 + i))
         patient.save()
         created.add(patient.id)
-    _patient(client, "Anders", "999999999").save()
+    _patient(client, "Anders", make_bsn(200)).save()
     search = client.resources("Patient").search(family="Visser").sort("birthdate").limit(5)
     seen = [p.id for p in search.fetch_all()]
     assert len(seen) == 23
@@ -56,10 +59,10 @@ def test_search_paging_visits_every_resource_once(live_server: str) -> None:
 
 def test_conditional_create_through_fhirpy(live_server: str) -> None:
     client = SyncFHIRClient(f"{live_server}/fhir")
-    searchset = client.resources("Patient").search(identifier=f"{BSN}|555666777")
+    searchset = client.resources("Patient").search(identifier=f"{BSN}|{SMIT_BSN}")
 
     def create(_: int) -> tuple[str, bool]:
-        resource, created = searchset.get_or_create(_patient(client, "Smit", "555666777"))
+        resource, created = searchset.get_or_create(_patient(client, "Smit", SMIT_BSN))
         return resource["id"], created
 
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -2,27 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from starlette.responses import JSONResponse
 
-from .. import __version__
+from .. import __version__, careplan
 from ..config import Settings, get_settings
 from ..db.engine import make_engine, transaction
 from .errors import register_error_handlers
 from .fhir_routes import FhirGateway, build_router
+from .oauth_account import router as account_router
+from .oauth_pages import router as oauth_pages_router
+from .oauth_routes import router as oauth_router
+from .oauth_web import OAuthRuntime
+from .security import BearerAccess, CorrelationIdMiddleware
+
+
+def build_gateway(
+    engine: Engine, settings: Settings, access: BearerAccess | None = None
+) -> FhirGateway:
+    """The FHIR engine with the domain packages plugged in."""
+    careplan.register_search_params()
+    return FhirGateway(
+        engine,
+        settings,
+        rules=careplan.rules(),
+        operations=careplan.operations(),
+        access=access,
+    )
+
+
+def _lifespan(gateway: FhirGateway) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        gateway.publish_terminology()
+        yield
+
+    return lifespan
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url())
+    oauth = OAuthRuntime(engine, settings)
+    gateway = build_gateway(engine, settings, BearerAccess(oauth))
     app = FastAPI(
         title="pgo-service",
         version=__version__,
         description="FHIR R4 back end for a client's zorgleefplan (personal care-and-life plan).",
+        lifespan=_lifespan(gateway),
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.oauth = oauth
+    app.add_middleware(CorrelationIdMiddleware)
     register_error_handlers(app)
 
     @app.get("/healthz", tags=["operations"], summary="the process is alive")
@@ -38,5 +74,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    app.include_router(build_router(FhirGateway(engine, settings)))
+    # Before the FHIR router, whose /fhir/{type}/{id} would also match the .well-known path.
+    app.include_router(oauth_router)
+    app.include_router(oauth_pages_router)
+    app.include_router(account_router)
+    app.include_router(build_router(gateway))
     return app

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from .. import careplan
 from ..config import Settings
 from ..db.engine import transaction
 from ..fhir.capability import capability_statement
@@ -22,6 +23,7 @@ from ..fhir.store import ResourceStore
 from .errors import error_response
 from .fhir_request import check_acceptable, to_fhir_request
 from .responses import FHIR_JSON, to_http
+from .security import BearerAccess, Principal
 
 
 class FhirGateway:
@@ -34,39 +36,51 @@ class FhirGateway:
         *,
         rules: Sequence[WriteRule] = (),
         operations: Sequence[Operation] = (),
+        access: BearerAccess | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
+        self.access = access
         self.rules = tuple(rules)
         self.operations = {op.name: op for op in operations}
 
     def capabilities(self, request: Request) -> dict[str, Any]:
         extra = tuple((op.name, op.definition) for op in self.operations.values())
-        return capability_statement(self.base_url(request), extra)
+        oauth_uris = self.access.oauth_uris(request) if self.access else ()
+        return capability_statement(self.base_url(request), extra, oauth_uris)
 
     def base_url(self, request: Request) -> str:
         if self.settings.base_url:
             return self.settings.base_url.rstrip("/")
         return str(request.base_url).rstrip("/") + "/fhir"
 
-    def run(self, fhir_request: FhirRequest) -> FhirResponse:
+    def publish_terminology(self) -> None:
+        with transaction(self.engine) as conn:
+            careplan.publish(ResourceStore(conn))
+
+    def run(self, fhir_request: FhirRequest, principal: Principal | None = None) -> FhirResponse:
         write = not is_read_only(fhir_request)
         with transaction(self.engine, write=write) as conn:
+            rules = self.rules
+            if self.access is not None and principal is not None:
+                fhir_request, rule = self.access.authorize(conn, fhir_request, principal)
+                rules = (*rules, rule)
             ctx = Context(
                 ResourceStore(conn),
                 default_page_size=self.settings.default_page_size,
                 max_page_size=self.settings.max_page_size,
-                rules=self.rules,
+                rules=rules,
                 operations=self.operations,
             )
             return handle(ctx, fhir_request)
 
     async def __call__(self, request: Request, path: str) -> Response:
         try:
+            principal = await self.access.authenticate(request) if self.access else None
             fhir_request = await to_fhir_request(
                 request, path, self.base_url(request), self.settings.max_body_bytes
             )
-            response = await run_in_threadpool(self.run, fhir_request)
+            response = await run_in_threadpool(self.run, fhir_request, principal)
         except FhirError as error:
             return error_response(error)
         return to_http(response, head=request.method == "HEAD")

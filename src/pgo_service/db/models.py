@@ -139,3 +139,5 @@ INDEX_TABLES: dict[str, Table] = {
     "quantity": search_quantity,
     "uri": search_uri,
 }
+
+from . import auth_tables as auth_tables  # noqa: E402  (registers the auth tables on metadata)

@@ -64,10 +64,42 @@ def _resource(resource_type: str) -> dict[str, Any]:
     }
 
 
+_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def _security(oauth_uris: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """rest.security for a server behind OAuth (SMART App Launch §conformance)."""
+    return {
+        "security": {
+            "cors": True,
+            "service": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                            "code": "SMART-on-FHIR",
+                        }
+                    ]
+                }
+            ],
+            "description": "OAuth 2.0 bearer tokens (RFC 6750); scopes as in SMART App Launch v2",
+            "extension": [
+                {
+                    "url": _OAUTH_URIS,
+                    "extension": [{"url": name, "valueUri": uri} for name, uri in oauth_uris],
+                }
+            ],
+        }
+    }
+
+
 @lru_cache(maxsize=4)
 def capability_statement(
-    base_url: str, extra_operations: tuple[tuple[str, str], ...] = ()
+    base_url: str,
+    extra_operations: tuple[tuple[str, str], ...] = (),
+    oauth_uris: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
+    """The statement; ``oauth_uris`` (name, URI) pairs add the security section."""
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -95,6 +127,7 @@ def capability_statement(
                     {"name": name, "definition": definition}
                     for name, definition in extra_operations
                 ],
+                **(_security(oauth_uris) if oauth_uris else {}),
             }
         ],
     }

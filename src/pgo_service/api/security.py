@@ -1,0 +1,93 @@
+"""Bearer tokens on /fhir (RFC 6750) and the ``X-Correlation-ID`` of every request."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..auth.fhir_access import FhirAccess
+from ..auth.principal import Principal, resolve_bearer
+from ..db.engine import transaction
+from ..fhir.errors import Category, FhirError
+from ..fhir.exchange import FhirRequest
+from ..fhir.interactions.context import WriteRule
+from .oauth_web import OAuthRuntime
+
+__all__ = ["BearerAccess", "CorrelationIdMiddleware", "Principal"]
+
+_REALM = 'Bearer realm="pgo-service"'
+
+
+def _unauthorized(message: str, error: str | None = None) -> FhirError:
+    """RFC 6750 §3: a missing token gets no error code, a bad one ``invalid_token``."""
+    challenge = f'{_REALM}, error="{error}"' if error else _REALM
+    return FhirError(Category.UNAUTHORIZED, message, headers={"WWW-Authenticate": challenge})
+
+
+class BearerAccess:
+    """Authenticates /fhir requests and holds each to what its token allows."""
+
+    def __init__(self, oauth: OAuthRuntime) -> None:
+        self.oauth = oauth
+
+    async def authenticate(self, request: Request) -> Principal:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("This request needs a bearer token")
+        principal = await run_in_threadpool(self._resolve, token.strip())
+        if principal is None:
+            raise _unauthorized("The bearer token is invalid, expired or revoked", "invalid_token")
+        request.state.principal = principal
+        return principal
+
+    def _resolve(self, token: str) -> Principal | None:
+        with transaction(self.oauth.engine, write=False) as conn:
+            return resolve_bearer(conn, token, self.oauth.clock())
+
+    def authorize(
+        self, conn: Connection, request: FhirRequest, principal: Principal
+    ) -> tuple[FhirRequest, WriteRule]:
+        access = FhirAccess(principal)
+        return access.authorize(conn, request), access.rule
+
+    def oauth_uris(self, request: Request) -> tuple[tuple[str, str], ...]:
+        root = self.oauth.root_url(request)
+        return (
+            ("authorize", f"{root}/oauth/authorize"),
+            ("token", f"{root}/oauth/token"),
+            ("revoke", f"{root}/oauth/revoke"),
+            ("introspect", f"{root}/oauth/introspect"),
+            ("manage", f"{root}/account"),
+        )
+
+
+_ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class CorrelationIdMiddleware:
+    """Takes a well-formed ``X-Correlation-ID`` (or makes one) and echoes it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-correlation-id", b"").decode("latin-1")
+        value = given if _ACCEPTABLE_ID.match(given) else str(uuid.uuid4())
+        scope.setdefault("state", {})["correlation_id"] = value
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-correlation-id", value.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

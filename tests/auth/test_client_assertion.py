@@ -1,0 +1,105 @@
+"""private_key_jwt (RFC 7523) for provider systems and the operator's back ends."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from sqlalchemy import Engine
+
+from pgo_service.auth.admin import ClientRegistration, register_client
+from pgo_service.auth.client_auth import ASSERTION_TYPE
+from pgo_service.auth.tokens import utc_now
+from pgo_service.db.engine import transaction
+
+from .builders import FakeClock
+
+EHR = "ehr.zorgaanbieder.example"
+TOKEN_URL = "http://testserver/oauth/token"
+
+
+@pytest.fixture
+def key(db_engine: Engine, clock: FakeClock) -> RSAKey:
+    private = RSAKey.generate_key(2048, parameters={"kid": "ehr-1"})
+    with transaction(db_engine) as conn:
+        register_client(
+            conn,
+            ClientRegistration(
+                client_id=EHR,
+                name="Zorgaanbieder EHR",
+                redirect_uris=(),
+                scopes="system/*.rs",
+                jwks={"keys": [private.as_dict(private=False)]},
+                system=True,
+            ),
+            utc_now(),
+        )
+    return private
+
+
+def _assertion(key: RSAKey, clock: FakeClock, **claims: Any) -> str:
+    now = int(clock().timestamp())
+    payload = {
+        "iss": EHR,
+        "sub": EHR,
+        "aud": TOKEN_URL,
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + 60,
+        **claims,
+    }
+    return jwt.encode({"alg": "RS256", "kid": "ehr-1"}, payload, key)
+
+
+def _token(http: TestClient, assertion: str) -> Any:
+    data = {
+        "grant_type": "client_credentials",
+        "scope": "system/*.rs",
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": assertion,
+    }
+    return http.post("/oauth/token", data=data)
+
+
+def test_signed_assertion_gets_a_system_token(
+    http: TestClient, key: RSAKey, clock: FakeClock
+) -> None:
+    response = _token(http, _assertion(key, clock))
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    assert http.get("/fhir/Goal", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    write = http.post(
+        "/fhir/Goal", json={}, headers={"Authorization": f"Bearer {token}"}
+    )  # .rs only
+    assert write.status_code == 403
+
+
+def test_replayed_jti_is_refused(http: TestClient, key: RSAKey, clock: FakeClock) -> None:
+    assertion = _assertion(key, clock)
+    assert _token(http, assertion).status_code == 200
+    replay = _token(http, assertion)
+    assert replay.status_code == 401
+    assert replay.json()["error"] == "invalid_client"
+
+
+def test_tampered_or_foreign_assertions_are_refused(
+    http: TestClient, key: RSAKey, clock: FakeClock
+) -> None:
+    header, payload, signature = _assertion(key, clock).split(".")
+    flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    stranger = RSAKey.generate_key(2048, parameters={"kid": "ehr-1"})
+    for assertion in (
+        f"{header}.{payload}.{flipped}",
+        _assertion(stranger, clock),
+        _assertion(key, clock, aud="https://elsewhere.example/token"),
+        _assertion(key, clock, exp=int(clock().timestamp()) - 10),
+        _assertion(key, clock, exp=int(clock().timestamp()) + 3600),
+        "not-a-jwt",
+    ):
+        response = _token(http, assertion)
+        assert response.status_code == 401, assertion
+        assert response.json()["error"] == "invalid_client"

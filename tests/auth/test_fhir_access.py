@@ -1,0 +1,142 @@
+"""401 and 403 on /fhir, scopes per interaction and Bundle entry, the patient's compartment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from pgo_service.auth.admin import mint_token
+from pgo_service.db.engine import transaction
+
+from .builders import PUBLIC_APP
+
+
+def _token(engine: Engine, subject: str, scope: str, patient: str | None = None) -> str:
+    with transaction(engine) as conn:
+        return mint_token(
+            conn,
+            subject=subject,
+            client_id=PUBLIC_APP,
+            scope=scope,
+            patient_id=patient,
+            now=datetime.now(UTC),
+        )
+
+
+def _as(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+
+
+def _goal(patient: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Goal",
+        "lifecycleStatus": "active",
+        "description": {"text": "Zelfstandig boodschappen doen"},
+        "subject": {"reference": f"Patient/{patient}"},
+    }
+
+
+def _seed(http: TestClient, system_bearer: str) -> dict[str, str]:
+    ids = {}
+    for patient in ("anna", "bert"):
+        put = http.put(
+            f"/fhir/Patient/{patient}",
+            json={"resourceType": "Patient", "id": patient},
+            headers=_as(system_bearer),
+        )
+        assert put.status_code in (200, 201), put.text
+        created = http.post("/fhir/Goal", json=_goal(patient), headers=_as(system_bearer))
+        ids[patient] = created.json()["id"]
+    return ids
+
+
+def test_metadata_and_discovery_need_no_token(http: TestClient) -> None:
+    statement = http.get("/fhir/metadata").json()
+    security = statement["rest"][0]["security"]
+    uris = {e["url"]: e["valueUri"] for e in security["extension"][0]["extension"]}
+    assert uris["token"] == "http://testserver/oauth/token"
+    smart = http.get("/fhir/.well-known/smart-configuration").json()
+    assert smart["code_challenge_methods_supported"] == ["S256"]
+    metadata = http.get("/.well-known/oauth-authorization-server").json()
+    assert metadata["issuer"] == "http://testserver"
+
+
+def test_no_token_is_401_with_a_challenge(http: TestClient) -> None:
+    for method, path in (("GET", "/fhir/Patient"), ("POST", "/fhir"), ("GET", "/fhir/$x")):
+        response = http.request(method, path)
+        assert response.status_code == 401, path
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_scope_is_checked_per_interaction(
+    http: TestClient, db_engine: Engine, system_bearer: str, apps: None
+) -> None:
+    _seed(http, system_bearer)
+    reader = _token(db_engine, "Patient/anna", "patient/Goal.rs")
+    assert http.get("/fhir/Goal", headers=_as(reader)).status_code == 200
+    denied = http.post("/fhir/Goal", json=_goal("anna"), headers=_as(reader))
+    assert denied.status_code == 403
+    assert denied.json()["issue"][0]["code"] == "forbidden"
+    assert http.get("/fhir/CarePlan", headers=_as(reader)).status_code == 403
+    assert http.get("/fhir/_history", headers=_as(reader)).status_code == 403
+
+
+def test_bundle_entries_are_checked(
+    http: TestClient, db_engine: Engine, system_bearer: str, apps: None
+) -> None:
+    _seed(http, system_bearer)
+    reader = _token(db_engine, "Patient/anna", "patient/Goal.rs")
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"request": {"method": "POST", "url": "Goal"}, "resource": _goal("anna")}],
+    }
+    assert http.post("/fhir", json=bundle, headers=_as(reader)).status_code == 403
+    search = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": "Goal"}}],
+    }
+    result = http.post("/fhir", json=search, headers=_as(reader)).json()
+    found = result["entry"][0]["resource"]
+    subjects = {e["resource"]["subject"]["reference"] for e in found.get("entry", [])}
+    assert subjects == {"Patient/anna"}
+
+
+def test_patient_token_stays_in_the_compartment(
+    http: TestClient, db_engine: Engine, system_bearer: str, apps: None
+) -> None:
+    goals = _seed(http, system_bearer)
+    anna = _as(_token(db_engine, "RelatedPerson/rob", "user/Goal.cruds user/Patient.rs", "anna"))
+    assert http.get(f"/fhir/Goal/{goals['anna']}", headers=anna).status_code == 200
+    assert http.get(f"/fhir/Goal/{goals['bert']}", headers=anna).status_code == 403
+    assert http.get("/fhir/Patient/bert", headers=anna).status_code == 403
+    assert http.post("/fhir/Goal", json=_goal("bert"), headers=anna).status_code == 403
+    moved = http.put(
+        f"/fhir/Goal/{goals['anna']}", json={**_goal("bert"), "id": goals["anna"]}, headers=anna
+    )
+    assert moved.status_code == 403
+    patch = http.patch(
+        f"/fhir/Goal/{goals['bert']}",
+        content=b'[{"op": "replace", "path": "/lifecycleStatus", "value": "cancelled"}]',
+        headers={**anna, "Content-Type": "application/json-patch+json"},
+    )
+    assert patch.status_code == 403
+    assert http.delete(f"/fhir/Goal/{goals['bert']}", headers=anna).status_code == 403
+    listed = http.get("/fhir/Goal", headers=anna).json()
+    assert [e["resource"]["id"] for e in listed["entry"]] == [goals["anna"]]
+    patients = http.get("/fhir/Patient", headers=anna).json()
+    assert [e["resource"]["id"] for e in patients["entry"]] == ["anna"]
+    include = http.get("/fhir/Goal", params={"_include": "Goal:subject"}, headers=anna)
+    assert include.status_code == 403
+
+
+def test_correlation_id_is_echoed(http: TestClient, db_engine: Engine, apps: None) -> None:
+    token = _token(db_engine, "Patient/anna", "patient/Goal.rs")
+    response = http.get("/fhir/Goal", headers={**_as(token), "X-Correlation-ID": "abc-123"})
+    assert response.status_code == 200
+    assert response.headers["x-correlation-id"] == "abc-123"
