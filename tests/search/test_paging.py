@@ -106,7 +106,9 @@ def statements(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-def test_one_statement_for_matches_and_one_for_the_total(many: Engine) -> None:
+def test_one_statement_for_matches_one_for_the_total_and_one_estimate_per_clause(
+    many: Engine,
+) -> None:
     query = parse_search(
         "Patient",
         params_of("family=a,b,k&gender=male&_sort=-family,birthdate&_count=2"),
@@ -115,8 +117,31 @@ def test_one_statement_for_matches_and_one_for_the_total(many: Engine) -> None:
     with many.connect() as conn, statements(many) as seen:
         result = run_search(conn, query)
     selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 2
+    estimates = [s for s in selects if "LIMIT" in s.upper() and "count(" in s.lower()]
+    assert len(estimates) == 2  # family, gender: capped counts that choose the driver
+    assert len(selects) == 4
     assert result.total == 3
     with many.connect() as conn, statements(many) as seen:
         run_search(conn, parse_search("Patient", params_of("_count=50"), strict=True))
     assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
+
+
+def test_dense_clauses_walk_in_order_and_skip_the_total(
+    many: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pgo_service.fhir.search import execute
+
+    monkeypatch.setattr(execute, "DRIVER_CAP", 3)  # four patients of each gender: dense
+    dense = search(many, "Patient", "gender=male&_count=2")
+    assert [f.id for f in dense.matches] == ["p1", "p3"]
+    assert dense.has_more
+    assert dense.total is None
+    assert search(many, "Patient", "gender=male&_count=2&_total=accurate").total == 4
+    assert search(many, "Patient", "gender=male&_summary=count").total == 4
+    last = search(many, "Patient", "gender=male&_count=2&_offset=2")
+    assert [f.id for f in last.matches] == ["p5", "p7"]
+    assert not last.has_more
+    assert last.total == 4  # nothing follows the last page, so it shows the total
+    selective = search(many, "Patient", "gender=male&family=appel&_count=1")
+    assert [f.id for f in selective.matches] == ["p1"]
+    assert selective.total == 2  # driven by family (under the cap): counted

@@ -58,11 +58,21 @@ class FhirGateway:
         with transaction(self.engine) as conn:
             careplan.publish(ResourceStore(conn))
 
-    def run(self, fhir_request: FhirRequest, principal: Principal | None = None) -> FhirResponse:
+    def run(self, fhir_request: FhirRequest, token: str | None = None) -> FhirResponse:
+        """Run one request in one transaction: resolve the caller's token, authorize,
+        then hand over to the engine. Without ``token`` (operator tools) nothing is
+        checked."""
+        return self.run_as(fhir_request, token)[0]
+
+    def run_as(
+        self, fhir_request: FhirRequest, token: str | None
+    ) -> tuple[FhirResponse, Principal | None]:
         write = not is_read_only(fhir_request)
         with transaction(self.engine, write=write) as conn:
             rules = self.rules
-            if self.access is not None and principal is not None:
+            principal = None
+            if self.access is not None and token is not None:
+                principal = self.access.resolve(conn, token)
                 fhir_request, rule = self.access.authorize(conn, fhir_request, principal)
                 rules = (*rules, rule)
             ctx = Context(
@@ -72,17 +82,18 @@ class FhirGateway:
                 rules=rules,
                 operations=self.operations,
             )
-            return handle(ctx, fhir_request)
+            return handle(ctx, fhir_request), principal
 
     async def __call__(self, request: Request, path: str) -> Response:
         try:
-            principal = await self.access.authenticate(request) if self.access else None
+            token = self.access.bearer_token(request) if self.access else None
             fhir_request = await to_fhir_request(
                 request, path, self.base_url(request), self.settings.max_body_bytes
             )
-            response = await run_in_threadpool(self.run, fhir_request, principal)
+            response, principal = await run_in_threadpool(self.run_as, fhir_request, token)
         except FhirError as error:
             return error_response(error)
+        request.state.principal = principal
         return to_http(response, head=request.method == "HEAD")
 
 

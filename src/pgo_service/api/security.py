@@ -6,13 +6,11 @@ import re
 import uuid
 
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..auth.fhir_access import FhirAccess
 from ..auth.principal import Principal, resolve_bearer
-from ..db.engine import transaction
 from ..fhir.errors import Category, FhirError
 from ..fhir.exchange import FhirRequest
 from ..fhir.interactions.context import WriteRule
@@ -35,19 +33,18 @@ class BearerAccess:
     def __init__(self, oauth: OAuthRuntime) -> None:
         self.oauth = oauth
 
-    async def authenticate(self, request: Request) -> Principal:
+    def bearer_token(self, request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("This request needs a bearer token")
-        principal = await run_in_threadpool(self._resolve, token.strip())
+        return token.strip()
+
+    def resolve(self, conn: Connection, token: str) -> Principal:
+        """The token's principal, looked up in the request's own transaction."""
+        principal = resolve_bearer(conn, token, self.oauth.clock())
         if principal is None:
             raise _unauthorized("The bearer token is invalid, expired or revoked", "invalid_token")
-        request.state.principal = principal
         return principal
-
-    def _resolve(self, token: str) -> Principal | None:
-        with transaction(self.oauth.engine, write=False) as conn:
-            return resolve_bearer(conn, token, self.oauth.clock())
 
     def authorize(
         self, conn: Connection, request: FhirRequest, principal: Principal

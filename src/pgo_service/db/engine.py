@@ -8,10 +8,12 @@ wait (bounded by ``busy_timeout``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -35,6 +37,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:":
+            # As many connections as the server runs request threads, so none is
+            # opened (and set up) per request.
+            kwargs.setdefault("pool_size", 40)
+            kwargs.setdefault("max_overflow", 10)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -63,10 +70,24 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+_WRITERS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine, write: bool) -> AbstractContextManager[Any]:
+    """SQLite admits one writer at a time. Waiting for it on a thread lock hands the
+    database over the moment it is free; SQLite's own busy wait backs off up to 100 ms
+    and leaves the lock idle meanwhile. (Other processes still meet busy_timeout.)"""
+    if not write or not is_sqlite(engine):
+        return nullcontext()
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(engine, threading.RLock())
+
+
 @contextmanager
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     """One database transaction: commits when the block ends, rolls back on error."""
-    with engine.connect() as conn:
+    with _writer_lock(engine, write), engine.connect() as conn:
         conn.info["write"] = write
         with conn.begin():
             yield conn

@@ -64,7 +64,15 @@ resource_version = Table(
 )
 
 
-def _index_table(name: str, *columns: Column[object], indexes: list[tuple[str, ...]]) -> Table:
+def _index_table(name: str, *columns: Column[object], values: tuple[str, ...]) -> Table:
+    """An index table with two covering indexes.
+
+    ``(resource_type, param, <values>, resource_id)`` finds the resources with a value
+    (a selective search parameter drives the query from it); ``(resource_type,
+    resource_id, param, <values>)`` checks one resource's values (a dense parameter is
+    tested per candidate while the query walks resources in order and stops at the page
+    size). Both are covering, so neither needs the table itself.
+    """
     table = Table(
         name,
         metadata,
@@ -75,9 +83,9 @@ def _index_table(name: str, *columns: Column[object], indexes: list[tuple[str, .
         Column("patient_id", String(64), nullable=True),
         *columns,
     )
-    Index(None, table.c.resource_type, table.c.resource_id)
-    for cols in indexes:
-        Index(None, *(table.c[c] for c in cols))
+    c = table.c
+    Index(f"ix_{name}_by_value", c.resource_type, c.param, *(c[v] for v in values), c.resource_id)
+    Index(f"ix_{name}_by_owner", c.resource_type, c.resource_id, c.param, *(c[v] for v in values))
     return table
 
 
@@ -85,7 +93,7 @@ search_string = _index_table(
     "search_string",
     Column("value", String(512), nullable=False),
     Column("exact", String(512), nullable=False),
-    indexes=[("resource_type", "param", "value")],
+    values=("value",),
 )
 
 search_token = _index_table(
@@ -93,7 +101,7 @@ search_token = _index_table(
     Column("system", String(512), nullable=True),
     Column("code", String(512), nullable=True),
     Column("text", String(512), nullable=True),
-    indexes=[("resource_type", "param", "code", "system")],
+    values=("code", "system"),
 )
 
 search_reference = _index_table(
@@ -103,17 +111,22 @@ search_reference = _index_table(
     Column("url", String(1024), nullable=True),
     Column("identifier_system", String(512), nullable=True),
     Column("identifier_value", String(512), nullable=True),
-    indexes=[
-        ("resource_type", "param", "target_id", "target_type"),
-        ("target_type", "target_id"),
-    ],
+    values=("target_id", "target_type"),
+)
+Index(
+    "ix_search_reference_by_target",
+    search_reference.c.target_type,
+    search_reference.c.target_id,
+    search_reference.c.param,
+    search_reference.c.resource_type,
+    search_reference.c.resource_id,
 )
 
 search_date = _index_table(
     "search_date",
     Column("low", BigInteger, nullable=False),
     Column("high", BigInteger, nullable=False),
-    indexes=[("resource_type", "param", "low", "high")],
+    values=("low", "high"),
 )
 
 search_quantity = _index_table(
@@ -122,13 +135,13 @@ search_quantity = _index_table(
     Column("high", Float, nullable=False),
     Column("system", String(512), nullable=True),
     Column("code", String(512), nullable=True),
-    indexes=[("resource_type", "param", "low", "high")],
+    values=("low", "high"),
 )
 
 search_uri = _index_table(
     "search_uri",
     Column("value", String(1024), nullable=False),
-    indexes=[("resource_type", "param", "value")],
+    values=("value",),
 )
 
 INDEX_TABLES: dict[str, Table] = {

@@ -30,11 +30,7 @@ def search(ctx: Context, request: FhirRequest, resource_type: str) -> FhirRespon
     if query.warnings:
         warning = outcome("warning", "not-supported", "; ".join(query.warnings))
         entries.append({"resource": raw(dump_json(warning)), "search": {"mode": "outcome"}})
-    has_more = query.summary != "count" and (
-        result.total > query.offset + len(result.matches)
-        if result.total is not None
-        else len(result.matches) == query.count and query.count > 0
-    )
+    has_more = query.summary != "count" and result.has_more
     links = page_links(
         f"{request.base_url}/{resource_type}",
         query.canonical_params(),

@@ -1,5 +1,15 @@
 """Running a parsed search: one statement for the page of matches, one for the
-total (when it cannot be read off the page) and one per include level."""
+total (when it cannot be read off the page) and one per include level.
+
+A small planner picks how the page query starts. Each plain parameter clause is
+estimated with a count capped at ``DRIVER_CAP`` over its value index (a few index
+entries at most); the most selective one under the cap drives the query (its ids
+first, the other clauses tested per id). When every clause is dense, the query walks
+the resources in order, tests the clauses per resource and stops at the page size, so
+a common token such as ``status=active`` costs the page, not the table. The total is
+counted when that is bounded (a driver under the cap) or asked for (``_total=accurate``,
+``_summary=count``); otherwise it is left out, as the spec allows.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
-from pgo_service.fhir.search.query import IncludeSpec, SearchQuery, parse_filters
-from pgo_service.fhir.search.sql import count_select, match_select
+from pgo_service.fhir.search.query import (
+    Clause,
+    IncludeSpec,
+    ParamClause,
+    SearchQuery,
+    parse_filters,
+)
+from pgo_service.fhir.search.sql import count_select, driving_select, match_select
 from pgo_service.fhir.search.sql_include import Frontier, include_select
 
 MAX_ITERATE_DEPTH = 3
@@ -35,16 +51,28 @@ class SearchResult:
     matches: list[Found]
     includes: list[Found]
     total: int | None
+    has_more: bool = False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    driver: ParamClause | None
+    bounded: bool  # the driver selects fewer than DRIVER_CAP ids
 
 
 def run_search(conn: Connection, query: SearchQuery) -> SearchResult:
     only_count = query.summary == "count" or query.count == 0
+    plan = _plan(conn, query.resource_type, query.clauses)
     matches: list[Found] = []
+    has_more = False
     if not only_count:
-        matches = _found(conn.execute(match_select(query, conn.dialect.name)))
-    total = _total(conn, query, matches, only_count)
+        stmt = match_select(query, conn.dialect.name, driver=plan.driver, extra=1)
+        matches = _found(conn.execute(stmt))
+        has_more = len(matches) > query.count
+        matches = matches[: query.count]
+    total = _total(conn, query, plan, matches, only_count, has_more)
     includes = [] if only_count else _includes(conn, query.includes, matches)
-    return SearchResult(matches, includes, total)
+    return SearchResult(matches, includes, total, has_more)
 
 
 def find_matches(
@@ -52,18 +80,49 @@ def find_matches(
 ) -> list[Found]:
     """Matches for conditional interactions; result-control parameters are ignored."""
     query = SearchQuery(resource_type, clauses=parse_filters(resource_type, params), count=limit)
-    return _found(conn.execute(match_select(query, conn.dialect.name)))
+    plan = _plan(conn, resource_type, query.clauses)
+    return _found(conn.execute(match_select(query, conn.dialect.name, driver=plan.driver)))
+
+
+DRIVER_CAP = 2000
+_MAX_ESTIMATES = 6
+
+
+def _plan(conn: Connection, resource_type: str, clauses: list[Clause]) -> _Plan:
+    if any(isinstance(c, ParamClause) and c.code == "_id" for c in clauses):
+        return _Plan(None, True)  # primary-key lookups already
+    best: ParamClause | None = None
+    best_count = DRIVER_CAP
+    for clause in clauses[:_MAX_ESTIMATES]:
+        driving = driving_select(resource_type, clause)
+        if driving is None:
+            continue
+        capped = select(func.count()).select_from(driving.limit(DRIVER_CAP).subquery())
+        count = int(conn.execute(capped).scalar_one())
+        if count < best_count:
+            assert isinstance(clause, ParamClause)
+            best, best_count = clause, count
+        if count == 0:
+            break
+    return _Plan(best, best is not None)
 
 
 def _total(
-    conn: Connection, query: SearchQuery, matches: list[Found], only_count: bool
+    conn: Connection,
+    query: SearchQuery,
+    plan: _Plan,
+    matches: list[Found],
+    only_count: bool,
+    has_more: bool,
 ) -> int | None:
     if query.total == "none" and not only_count:
         return None
-    if not only_count and len(matches) < query.count and (matches or query.offset == 0):
+    if not only_count and not has_more and (matches or query.offset == 0):
         return query.offset + len(matches)
-    value = conn.execute(count_select(query.resource_type, query.clauses)).scalar_one()
-    return int(value)
+    if not (only_count or query.total == "accurate" or plan.bounded or not query.clauses):
+        return None
+    stmt = count_select(query.resource_type, query.clauses, plan.driver)
+    return int(conn.execute(stmt).scalar_one())
 
 
 def _includes(conn: Connection, specs: list[IncludeSpec], matches: list[Found]) -> list[Found]:

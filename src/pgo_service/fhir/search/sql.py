@@ -51,29 +51,63 @@ def found_columns(table: FromClause) -> list[ColumnElement[Any]]:
 
 
 def filters(
-    resource_type: str, res: FromClause, clauses: list[Clause]
+    resource_type: str, res: FromClause, clauses: list[Clause], driver: ParamClause | None = None
 ) -> list[ColumnElement[bool]]:
-    return [
-        res.c.resource_type == resource_type,
-        res.c.deleted == false(),
-        *(clause_condition(resource_type, res, clause) for clause in clauses),
+    """The WHERE terms of a search. With a ``driver`` the query starts from the ids that
+    clause selects (from its value index) and tests the other clauses per candidate."""
+    conditions = [res.c.resource_type == resource_type, res.c.deleted == false()]
+    if driver is not None:
+        driving = driving_select(resource_type, driver)
+        assert driving is not None
+        conditions.append(res.c.id.in_(driving))
+    conditions += [
+        clause_condition(resource_type, res, clause) for clause in clauses if clause is not driver
     ]
+    return conditions
 
 
-def match_select(query: SearchQuery, dialect: str) -> Select[Any]:
-    res = resource
-    return (
-        select(*found_columns(res))
-        .where(*filters(query.resource_type, res, query.clauses))
-        .order_by(*order_by(query.resource_type, res, query.sort, dialect))
-        .offset(query.offset)
-        .limit(query.count)
+def driving_select(resource_type: str, clause: Clause) -> Select[Any] | None:
+    """The ids a plain parameter clause matches, read from its value index alone.
+
+    None for clauses that cannot drive: chains, ``_has``, ``:missing``, ``:not`` and the
+    parameters answered from the resource table itself.
+    """
+    if (
+        not isinstance(clause, ParamClause)
+        or clause.code in ("_id", "_lastUpdated")
+        or clause.missing is not None
+        or clause.modifier == "not"
+    ):
+        return None
+    table = INDEX_TABLES["quantity" if clause.type == "number" else clause.type].alias()
+    return select(table.c.resource_id).where(
+        table.c.resource_type == resource_type,
+        table.c.param == clause.code,
+        or_(*(_value_condition(table, clause, v) for v in clause.values)),
     )
 
 
-def count_select(resource_type: str, clauses: list[Clause]) -> Select[Any]:
+def match_select(
+    query: SearchQuery, dialect: str, *, driver: ParamClause | None = None, extra: int = 0
+) -> Select[Any]:
+    """The page of matches; ``extra`` more rows tell whether another page follows."""
     res = resource
-    return select(func.count()).select_from(res).where(*filters(resource_type, res, clauses))
+    return (
+        select(*found_columns(res))
+        .where(*filters(query.resource_type, res, query.clauses, driver))
+        .order_by(*order_by(query.resource_type, res, query.sort, dialect))
+        .offset(query.offset)
+        .limit(query.count + extra)
+    )
+
+
+def count_select(
+    resource_type: str, clauses: list[Clause], driver: ParamClause | None = None
+) -> Select[Any]:
+    res = resource
+    return (
+        select(func.count()).select_from(res).where(*filters(resource_type, res, clauses, driver))
+    )
 
 
 def clause_condition(resource_type: str, res: FromClause, clause: Clause) -> ColumnElement[bool]:
