@@ -74,9 +74,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    # Before the FHIR router, whose /fhir/{type}/{id} would also match the .well-known path.
+    # The FHIR routes first: they carry nearly all traffic. Their type segment only
+    # matches a resource-type name, so /fhir/.well-known/... reaches the OAuth router.
+    app.include_router(build_router(gateway))
     app.include_router(oauth_router)
     app.include_router(oauth_pages_router)
     app.include_router(account_router)
-    app.include_router(build_router(gateway))
     return app

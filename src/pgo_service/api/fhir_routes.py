@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from .. import careplan
@@ -24,6 +25,22 @@ from .errors import error_response
 from .fhir_request import check_acceptable, to_fhir_request
 from .responses import FHIR_JSON, to_http
 from .security import BearerAccess, Principal
+
+
+class ResourceTypeConvertor(Convertor[str]):
+    """A path segment that can name a resource type, so ``/fhir/.well-known/...`` and
+    other non-type segments fall through to the routes that own them."""
+
+    regex = "[A-Z][A-Za-z]{1,63}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("fhirtype", ResourceTypeConvertor())
 
 
 class FhirGateway:
@@ -154,8 +171,8 @@ def build_router(gateway: FhirGateway) -> APIRouter:
 
     for path, level in (
         ("/${operation}", "system"),
-        ("/{resource_type}/${operation}", "type"),
-        ("/{resource_type}/{resource_id}/${operation}", "instance"),
+        ("/{resource_type:fhirtype}/${operation}", "type"),
+        ("/{resource_type:fhirtype}/{resource_id}/${operation}", "instance"),
     ):
         for method in ("GET", "POST"):
             router.add_api_route(
@@ -171,12 +188,16 @@ def build_router(gateway: FhirGateway) -> APIRouter:
         return await gateway(request, "_history")
 
     @router.post(
-        "/{resource_type}/_search", summary="search with a form body", operation_id="search_post"
+        "/{resource_type:fhirtype}/_search",
+        summary="search with a form body",
+        operation_id="search_post",
     )
     async def search(request: Request, resource_type: str) -> Response:
         return await gateway(request, f"{resource_type}/_search")
 
-    @router.get("/{resource_type}/_history", summary="type history", operation_id="history_type")
+    @router.get(
+        "/{resource_type:fhirtype}/_history", summary="type history", operation_id="history_type"
+    )
     async def type_history(request: Request, resource_type: str) -> Response:
         return await gateway(request, f"{resource_type}/_history")
 
@@ -185,7 +206,7 @@ def build_router(gateway: FhirGateway) -> APIRouter:
 
     for method, operation_id, summary in _TYPE_ROUTES:
         router.add_api_route(
-            "/{resource_type}",
+            "/{resource_type:fhirtype}",
             type_level,
             methods=[method],
             operation_id=operation_id,
@@ -197,7 +218,7 @@ def build_router(gateway: FhirGateway) -> APIRouter:
 
     for method, operation_id, summary in _INSTANCE_ROUTES:
         router.add_api_route(
-            "/{resource_type}/{resource_id}",
+            "/{resource_type:fhirtype}/{resource_id}",
             instance,
             methods=[method],
             operation_id=operation_id,
@@ -205,7 +226,7 @@ def build_router(gateway: FhirGateway) -> APIRouter:
         )
 
     @router.get(
-        "/{resource_type}/{resource_id}/_history",
+        "/{resource_type:fhirtype}/{resource_id}/_history",
         summary="instance history",
         operation_id="history_instance",
     )
@@ -213,7 +234,7 @@ def build_router(gateway: FhirGateway) -> APIRouter:
         return await gateway(request, f"{resource_type}/{resource_id}/_history")
 
     @router.get(
-        "/{resource_type}/{resource_id}/_history/{version_id}",
+        "/{resource_type:fhirtype}/{resource_id}/_history/{version_id}",
         summary="vread",
         operation_id="vread",
     )

@@ -220,17 +220,7 @@ class GrantRepository:
         ).first()
         if row is None:
             return None
-        return StoredToken(
-            row.token_hash,
-            row.grant_id,
-            row.client_id,
-            row.scope,
-            row.issued_at.replace(tzinfo=UTC),
-            row.expires_at.replace(tzinfo=UTC),
-            _aware(row.revoked_at),
-            actor_reference=row.actor_reference,
-            patient_id=row.patient_id,
-        )
+        return _stored_token(row, actor_reference=row.actor_reference, patient_id=row.patient_id)
 
     def find_refresh_token(self, token_hash: str) -> StoredToken | None:
         row = self.conn.execute(
@@ -238,16 +228,7 @@ class GrantRepository:
         ).first()
         if row is None:
             return None
-        return StoredToken(
-            row.token_hash,
-            row.grant_id,
-            row.client_id,
-            row.scope,
-            row.issued_at.replace(tzinfo=UTC),
-            row.expires_at.replace(tzinfo=UTC),
-            _aware(row.revoked_at),
-            rotated_at=_aware(row.rotated_at),
-        )
+        return _stored_token(row, rotated_at=_aware(row.rotated_at))
 
     def claim_refresh_token(self, token_hash: str, now: datetime) -> bool:
         """Mark the refresh token rotated; False if it already was (reuse)."""
@@ -265,3 +246,16 @@ class GrantRepository:
             .where(access_token.c.token_hash == token_hash, access_token.c.revoked_at.is_(None))
             .values(revoked_at=naive(now))
         )
+
+
+def _stored_token(row: Any, **extra: Any) -> StoredToken:
+    return StoredToken(
+        row.token_hash,
+        row.grant_id,
+        row.client_id,
+        row.scope,
+        row.issued_at.replace(tzinfo=UTC),
+        row.expires_at.replace(tzinfo=UTC),
+        _aware(row.revoked_at),
+        **extra,
+    )

@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from ..db.models import INDEX_TABLES, resource, resource_version
 from .compartment import patient_compartment
@@ -82,6 +93,12 @@ _COLUMNS = (
 )
 
 
+# Built once: the read path is the hottest statement of the server.
+_READ = select(*_COLUMNS).where(
+    resource.c.resource_type == bindparam("resource_type"), resource.c.id == bindparam("id")
+)
+
+
 class ResourceStore:
     def __init__(self, conn: Connection, clock: Clock = utc_now) -> None:
         self.conn = conn
@@ -104,11 +121,7 @@ class ResourceStore:
     # -- reads ----------------------------------------------------------------
 
     def read(self, resource_type: str, resource_id: str) -> StoredVersion | None:
-        row = self.conn.execute(
-            select(*_COLUMNS).where(
-                resource.c.resource_type == resource_type, resource.c.id == resource_id
-            )
-        ).first()
+        row = self.conn.execute(_READ, {"resource_type": resource_type, "id": resource_id}).first()
         return _from_row(row) if row else None
 
     def read_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:

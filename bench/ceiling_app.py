@@ -1,0 +1,79 @@
+"""The ceiling for read-by-id: the least an HTTP server can do to answer
+``GET /fhir/{type}/{id}`` from the service's database.
+
+A bare Starlette app with one route. It opens its connection exactly as the service
+does (``make_engine`` and a read ``transaction``), runs the database work in the
+thread pool as the service does, selects the stored ``content`` bytes of the current
+version and returns them unchanged. Served by uvicorn with the settings of
+``pgo-service serve`` (one worker, no access log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+from sqlalchemy import Engine, select
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pgo_service.db.engine import make_engine, transaction
+from pgo_service.db.models import resource
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+
+
+def create_app(engine: Engine) -> Starlette:
+    statement = select(resource.c.content)
+
+    def fetch(resource_type: str, resource_id: str) -> bytes | None:
+        with transaction(engine, write=False) as conn:
+            content: bytes | None = conn.execute(
+                statement.where(
+                    resource.c.resource_type == resource_type, resource.c.id == resource_id
+                )
+            ).scalar_one_or_none()
+            return content
+
+    async def read(request: Request) -> Response:
+        params = request.path_params
+        content = await run_in_threadpool(fetch, params["resource_type"], params["resource_id"])
+        if content is None:
+            return Response(status_code=404)
+        return Response(content, media_type=FHIR_JSON)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/fhir/{resource_type}/{resource_id}", read),
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args()
+    uvicorn.run(
+        create_app(make_engine(args.database_url)),
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_level=args.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
