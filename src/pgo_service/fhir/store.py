@@ -99,6 +99,21 @@ _READ = select(*_COLUMNS).where(
 )
 
 
+_INSERT_CURRENT = insert(resource)
+_INSERT_VERSION = insert(resource_version)
+_UPDATE_CURRENT = update(resource).where(
+    resource.c.resource_type == bindparam("key_type"), resource.c.id == bindparam("key_id")
+)
+_INSERT_INDEX = {kind: insert(table) for kind, table in INDEX_TABLES.items()}
+_DELETE_INDEX = {
+    kind: delete(table).where(
+        table.c.resource_type == bindparam("resource_type"),
+        table.c.resource_id == bindparam("resource_id"),
+    )
+    for kind, table in INDEX_TABLES.items()
+}
+
+
 class ResourceStore:
     def __init__(self, conn: Connection, clock: Clock = utc_now) -> None:
         self.conn = conn
@@ -255,25 +270,16 @@ class ResourceStore:
     def _put_current(
         self, resource_type: str, resource_id: str, values: dict[str, Any], *, exists: bool
     ) -> None:
+        params = {"resource_type": resource_type, "id": resource_id, **values}
         if exists:
-            self.conn.execute(
-                update(resource)
-                .where(resource.c.resource_type == resource_type, resource.c.id == resource_id)
-                .values(**values)
-            )
-        else:
-            self.conn.execute(
-                insert(resource).values(resource_type=resource_type, id=resource_id, **values)
-            )
+            params = {"key_type": resource_type, "key_id": resource_id, **values}
+        self.conn.execute(_UPDATE_CURRENT if exists else _INSERT_CURRENT, params)
 
     def _put_version(
         self, resource_type: str, resource_id: str, values: dict[str, Any], method: str
     ) -> None:
-        self.conn.execute(
-            insert(resource_version).values(
-                resource_type=resource_type, id=resource_id, method=method, **values
-            )
-        )
+        params = {"resource_type": resource_type, "id": resource_id, "method": method, **values}
+        self.conn.execute(_INSERT_VERSION, params)
 
     def _reindex(
         self,
@@ -289,14 +295,11 @@ class ResourceStore:
             row = {name: getattr(entry, name) for name in entry.__slots__}
             row.update(resource_type=resource_type, resource_id=resource_id, patient_id=patient_id)
             rows.setdefault(entry.kind, []).append(row)
-        for kind, table in INDEX_TABLES.items():
+        for kind in INDEX_TABLES:
             if fresh and kind not in rows:
                 continue
             if not fresh:
-                self.conn.execute(
-                    delete(table).where(
-                        table.c.resource_type == resource_type, table.c.resource_id == resource_id
-                    )
-                )
+                key = {"resource_type": resource_type, "resource_id": resource_id}
+                self.conn.execute(_DELETE_INDEX[kind], key)
             if kind in rows:
-                self.conn.execute(insert(table), rows[kind])
+                self.conn.execute(_INSERT_INDEX[kind], rows[kind])

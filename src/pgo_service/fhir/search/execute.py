@@ -84,7 +84,7 @@ def find_matches(
     return _found(conn.execute(match_select(query, conn.dialect.name, driver=plan.driver)))
 
 
-DRIVER_CAP = 2000
+DRIVER_CAP = 500
 _MAX_ESTIMATES = 6
 
 
