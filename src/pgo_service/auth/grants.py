@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ..db.auth_tables import access_token, authorization_code, oauth_grant, refresh_token
 from .tokens import naive, new_id
@@ -73,6 +73,12 @@ def _grant(row: Any) -> Grant:
         _aware(row.created_at) or row.created_at,
         _aware(row.revoked_at),
     )
+
+
+# Built once: every /fhir request looks its bearer token up.
+_ACCESS_TOKEN_BY_HASH = select(access_token).where(
+    access_token.c.token_hash == bindparam("token_hash")
+)
 
 
 class GrantRepository:
@@ -215,9 +221,7 @@ class GrantRepository:
         )
 
     def find_access_token(self, token_hash: str) -> StoredToken | None:
-        row = self.conn.execute(
-            select(access_token).where(access_token.c.token_hash == token_hash)
-        ).first()
+        row = self.conn.execute(_ACCESS_TOKEN_BY_HASH, {"token_hash": token_hash}).first()
         if row is None:
             return None
         return _stored_token(row, actor_reference=row.actor_reference, patient_id=row.patient_id)
