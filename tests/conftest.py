@@ -64,7 +64,8 @@ def database_url(
         return
     url: str = request.getfixturevalue("pg_url")
     engine = make_engine(url)
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    # policy_epoch holds one row the migration writes; it only ever counts up.
+    tables = ", ".join(t.name for t in metadata.sorted_tables if t.name != "policy_epoch")
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
     engine.dispose()

@@ -107,10 +107,34 @@ def test_bundle_entries_are_checked(
     assert subjects == {"Patient/anna"}
 
 
+def _make_representative(http: TestClient, system_bearer: str) -> None:
+    """Rob holds anna's power of attorney: a gevolmachtigde in her network."""
+    rob = {
+        "resourceType": "RelatedPerson",
+        "id": "rob",
+        "patient": {"reference": "Patient/anna"},
+        "name": [{"text": "Rob"}],
+    }
+    assert http.put("/fhir/RelatedPerson/rob", json=rob, headers=_as(system_bearer)).is_success
+    role = {"system": "https://pgo-service.nl/fhir/CodeSystem/netwerkrol", "code": "gevolmachtigde"}
+    team = {
+        "resourceType": "CareTeam",
+        "id": "anna-netwerk",
+        "status": "active",
+        "subject": {"reference": "Patient/anna"},
+        "participant": [
+            {"role": [{"coding": [role]}], "member": {"reference": "RelatedPerson/rob"}}
+        ],
+    }
+    put = http.put("/fhir/CareTeam/anna-netwerk", json=team, headers=_as(system_bearer))
+    assert put.is_success, put.text
+
+
 def test_patient_token_stays_in_the_compartment(
     http: TestClient, db_engine: Engine, system_bearer: str, apps: None
 ) -> None:
     goals = _seed(http, system_bearer)
+    _make_representative(http, system_bearer)
     anna = _as(_token(db_engine, "RelatedPerson/rob", "user/Goal.cruds user/Patient.rs", "anna"))
     assert http.get(f"/fhir/Goal/{goals['anna']}", headers=anna).status_code == 200
     assert http.get(f"/fhir/Goal/{goals['bert']}", headers=anna).status_code == 403
@@ -131,8 +155,23 @@ def test_patient_token_stays_in_the_compartment(
     assert [e["resource"]["id"] for e in listed["entry"]] == [goals["anna"]]
     patients = http.get("/fhir/Patient", headers=anna).json()
     assert [e["resource"]["id"] for e in patients["entry"]] == ["anna"]
-    include = http.get("/fhir/Goal", params={"_include": "Goal:subject"}, headers=anna)
-    assert include.status_code == 403
+    include = http.get("/fhir/Goal", params={"_include": "Goal:subject"}, headers=anna).json()
+    shown = sorted(e["resource"]["id"] for e in include["entry"])
+    assert shown == sorted([goals["anna"], "anna"])
+
+
+def test_representation_ends_with_the_network_role(
+    http: TestClient, db_engine: Engine, system_bearer: str, apps: None
+) -> None:
+    goals = _seed(http, system_bearer)
+    _make_representative(http, system_bearer)
+    rob = _as(_token(db_engine, "RelatedPerson/rob", "user/Goal.cruds user/Patient.rs", "anna"))
+    assert http.get(f"/fhir/Goal/{goals['anna']}", headers=rob).status_code == 200
+    team = http.get("/fhir/CareTeam/anna-netwerk", headers=_as(system_bearer)).json()
+    team["participant"][0]["period"] = {"start": "2020-01-01", "end": "2021-01-01"}
+    assert http.put("/fhir/CareTeam/anna-netwerk", json=team, headers=_as(system_bearer)).is_success
+    assert http.get(f"/fhir/Goal/{goals['anna']}", headers=rob).status_code == 403
+    assert http.get("/fhir/Goal", headers=rob).json().get("entry", []) == []
 
 
 def test_correlation_id_is_echoed(http: TestClient, db_engine: Engine, apps: None) -> None:

@@ -42,3 +42,47 @@ def system_token(engine: Engine, *, lifetime: timedelta = timedelta(hours=2)) ->
         )
     token: str = response["access_token"]
     return token
+
+
+ACTOR_CLIENT = "pgo-tests-app"
+
+
+def actor_token(
+    engine: Engine,
+    actor_reference: str,
+    *,
+    patient_id: str | None = None,
+    scope: str = "user/*.cruds",
+    lifetime: timedelta = timedelta(hours=2),
+) -> str:
+    """A token of a registered (non-system) app acting as ``actor_reference``.
+
+    ``patient_id`` is whom the token acts for (a client's own or their representative's
+    token); professionals' tokens usually have none and see what Consents allow.
+    """
+    now = utc_now()
+    with transaction(engine) as conn:
+        register_client(
+            conn,
+            ClientRegistration(
+                client_id=ACTOR_CLIENT,
+                name="pgo-service test app",
+                redirect_uris=(),
+                scopes="user/*.cruds patient/*.cruds",
+                secret="not-used-by-the-suite",
+                system=False,
+                hostname="app.pgo.invalid",
+            ),
+            now,
+        )
+        response = issue_access_token(
+            conn,
+            client_id=ACTOR_CLIENT,
+            actor_reference=actor_reference,
+            patient_id=patient_id,
+            scope=scope,
+            now=now,
+            lifetime=lifetime,
+        )
+    token: str = response["access_token"]
+    return token

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from starlette.responses import JSONResponse
 
-from .. import __version__, careplan
+from .. import __version__, careplan, consent
 from ..config import Settings, get_settings
 from ..db.engine import make_engine, transaction
 from .errors import register_error_handlers
@@ -26,10 +26,11 @@ def build_gateway(
 ) -> FhirGateway:
     """The FHIR engine with the domain packages plugged in."""
     careplan.register_search_params()
+    consent.register_search_params()
     return FhirGateway(
         engine,
         settings,
-        rules=careplan.rules(),
+        rules=(*careplan.rules(), *consent.rules()),
         operations=careplan.operations(),
         access=access,
     )
@@ -40,6 +41,7 @@ def _lifespan(gateway: FhirGateway) -> Callable[[FastAPI], AbstractAsyncContextM
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gateway.publish_terminology()
         yield
+        gateway.consent.audit.flush()
 
     return lifespan
 

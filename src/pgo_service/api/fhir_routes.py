@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from .. import careplan
 from ..config import Settings
+from ..consent import AccessRecord, ConsentEnforcement, Requester
 from ..db.engine import transaction
 from ..fhir.capability import capability_statement
 from ..fhir.engine import handle, is_read_only
@@ -58,6 +59,7 @@ class FhirGateway:
         self.engine = engine
         self.settings = settings
         self.access = access
+        self.consent = ConsentEnforcement(engine)
         self.rules = tuple(rules)
         self.operations = {op.name: op for op in operations}
 
@@ -82,24 +84,60 @@ class FhirGateway:
         return self.run_as(fhir_request, token)[0]
 
     def run_as(
-        self, fhir_request: FhirRequest, token: str | None
+        self, fhir_request: FhirRequest, token: str | None, correlation_id: str | None = None
     ) -> tuple[FhirResponse, Principal | None]:
+        if fhir_request.path.strip("/").startswith("AuditEvent"):
+            self.consent.audit.flush()  # the trail a client reads includes this moment
         write = not is_read_only(fhir_request)
-        with transaction(self.engine, write=write) as conn:
-            rules = self.rules
-            principal = None
-            if self.access is not None and token is not None:
-                principal = self.access.resolve(conn, token)
-                fhir_request, rule = self.access.authorize(conn, fhir_request, principal)
-                rules = (*rules, rule)
-            ctx = Context(
-                ResourceStore(conn),
-                default_page_size=self.settings.default_page_size,
-                max_page_size=self.settings.max_page_size,
-                rules=rules,
-                operations=self.operations,
-            )
-            return handle(ctx, fhir_request), principal
+        principal: Principal | None = None
+        ctx: Context | None = None
+        try:
+            with transaction(self.engine, write=write) as conn:
+                ctx = Context(
+                    ResourceStore(conn),
+                    default_page_size=self.settings.default_page_size,
+                    max_page_size=self.settings.max_page_size,
+                    rules=self.rules,
+                    operations=self.operations,
+                )
+                if self.access is not None and token is not None:
+                    principal = self.access.resolve(conn, token)
+                    fhir_request = self.access.authorize(conn, fhir_request, principal)
+                    policy = self.consent.for_request(
+                        conn, _requester(principal), self.access.now()
+                    )
+                    ctx.visibility = policy.visibility
+                    ctx.rules = (*self.rules, *policy.rules)
+                response = handle(ctx, fhir_request)
+        except FhirError as error:
+            if principal is not None:
+                self._audit(fhir_request, principal, ctx, correlation_id, error)
+            raise
+        if principal is not None:
+            self._audit(fhir_request, principal, ctx, correlation_id, None)
+        return response, principal
+
+    def _audit(
+        self,
+        request: FhirRequest,
+        principal: Principal,
+        ctx: Context | None,
+        correlation_id: str | None,
+        error: FhirError | None,
+    ) -> None:
+        assert self.access is not None
+        record = AccessRecord(
+            method=request.method,
+            path="/" + request.path.strip("/"),
+            permitted=error is None,
+            actor=principal.actor_reference,
+            client_id=principal.client_id,
+            shown=tuple(ctx.shown) if ctx is not None else (),
+            target_patient=principal.patient_id if error is not None else None,
+            detail=error.message if error is not None else None,
+            correlation_id=correlation_id,
+        )
+        self.consent.audit.record(record, self.access.now())
 
     async def __call__(self, request: Request, path: str) -> Response:
         try:
@@ -107,11 +145,19 @@ class FhirGateway:
             fhir_request = await to_fhir_request(
                 request, path, self.base_url(request), self.settings.max_body_bytes
             )
-            response, principal = await run_in_threadpool(self.run_as, fhir_request, token)
+            correlation_id = getattr(request.state, "correlation_id", None)
+            response, principal = await run_in_threadpool(
+                self.run_as, fhir_request, token, correlation_id
+            )
         except FhirError as error:
             return error_response(error)
         request.state.principal = principal
         return to_http(response, head=request.method == "HEAD")
+
+
+def _requester(principal: Principal) -> Requester:
+    system = "system" in principal.scopes.contexts and principal.actor_reference is None
+    return Requester(principal.actor_reference, principal.patient_id, system=system)
 
 
 _TYPE_ROUTES = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 
 from sqlalchemy import Connection
 from starlette.requests import Request
@@ -13,7 +14,6 @@ from ..auth.fhir_access import FhirAccess
 from ..auth.principal import Principal, resolve_bearer
 from ..fhir.errors import Category, FhirError
 from ..fhir.exchange import FhirRequest
-from ..fhir.interactions.context import WriteRule
 from .oauth_web import OAuthRuntime
 
 __all__ = ["BearerAccess", "CorrelationIdMiddleware", "Principal"]
@@ -48,9 +48,12 @@ class BearerAccess:
 
     def authorize(
         self, conn: Connection, request: FhirRequest, principal: Principal
-    ) -> tuple[FhirRequest, WriteRule]:
-        access = FhirAccess(principal)
-        return access.authorize(conn, request), access.rule
+    ) -> FhirRequest:
+        """Refuse what the token's scopes do not allow (whose data: see consent)."""
+        return FhirAccess(principal).authorize(conn, request)
+
+    def now(self) -> datetime:
+        return self.oauth.clock()
 
     def oauth_uris(self, request: Request) -> tuple[tuple[str, str], ...]:
         root = self.oauth.root_url(request)

@@ -154,3 +154,13 @@ INDEX_TABLES: dict[str, Table] = {
 }
 
 from . import auth_tables as auth_tables  # noqa: E402  (registers the auth tables on metadata)
+
+# One row, bumped by every write that can change an access decision (a Consent, a
+# network, a professional's role): a process compares it with the value its cached
+# decisions were made at, so a revocation holds on the very next request everywhere.
+policy_epoch = Table(
+    "policy_epoch",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)

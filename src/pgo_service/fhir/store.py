@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    FromClause,
     and_,
     bindparam,
     delete,
@@ -61,6 +63,7 @@ class StoredVersion:
     deleted: bool
     content: bytes | None
     method: str = ""
+    patient_id: str | None = None
 
     @property
     def etag(self) -> str:
@@ -80,6 +83,7 @@ def _from_row(row: Any, method: str = "") -> StoredVersion:
         deleted=bool(row.deleted),
         content=row.content,
         method=method,
+        patient_id=row.patient_id,
     )
 
 
@@ -90,6 +94,7 @@ _COLUMNS = (
     resource.c.last_updated,
     resource.c.deleted,
     resource.c.content,
+    resource.c.patient_id,
 )
 
 
@@ -168,7 +173,15 @@ class ResourceStore:
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None:
         v = resource_version.c
         row = self.conn.execute(
-            select(v.resource_type, v.id, v.version_id, v.last_updated, v.deleted, v.content).where(
+            select(
+                v.resource_type,
+                v.id,
+                v.version_id,
+                v.last_updated,
+                v.deleted,
+                v.content,
+                v.patient_id,
+            ).where(
                 v.resource_type == resource_type, v.id == resource_id, v.version_id == version_id
             )
         ).first()
@@ -183,11 +196,15 @@ class ResourceStore:
         at: datetime | None,
         count: int,
         offset: int,
+        visible: Callable[[FromClause], ColumnElement[bool]] | None = None,
     ) -> tuple[list[StoredVersion], int]:
+        """Versions newest first; ``visible`` keeps those the caller may see."""
         v = resource_version.c
-        conditions = []
+        conditions = [visible(resource_version)] if visible is not None else []
         if resource_type is not None:
             conditions.append(v.resource_type == resource_type)
+        else:  # every request writes to the audit trail, reading this history too
+            conditions.append(v.resource_type != "AuditEvent")
         if resource_id is not None:
             conditions.append(v.id == resource_id)
         if since is not None:
@@ -198,7 +215,14 @@ class ResourceStore:
         total = self.conn.execute(select(func.count()).select_from(resource_version).where(where))
         rows = self.conn.execute(
             select(
-                v.resource_type, v.id, v.version_id, v.last_updated, v.deleted, v.content, v.method
+                v.resource_type,
+                v.id,
+                v.version_id,
+                v.last_updated,
+                v.deleted,
+                v.content,
+                v.method,
+                v.patient_id,
             )
             .where(where)
             .order_by(v.last_updated.desc(), v.resource_type, v.id, v.version_id.desc())
@@ -248,7 +272,9 @@ class ResourceStore:
         self._put_version(resource_type, resource_id, values, method)
         entries = extract(resource_type, document)
         self._reindex(resource_type, resource_id, patient_id, entries, fresh=current is None)
-        return StoredVersion(resource_type, resource_id, version_id, moment, False, content, method)
+        return StoredVersion(
+            resource_type, resource_id, version_id, moment, False, content, method, patient_id
+        )
 
     def delete(self, current: StoredVersion) -> StoredVersion:
         version_id = current.version_id + 1
@@ -257,14 +283,21 @@ class ResourceStore:
             "version_id": version_id,
             "last_updated": _naive(moment),
             "deleted": True,
-            "patient_id": None,
+            "patient_id": current.patient_id,  # who may learn that it is gone
             "content": None,
         }
         self._put_current(current.resource_type, current.id, values, exists=True)
         self._put_version(current.resource_type, current.id, values, "DELETE")
         self._reindex(current.resource_type, current.id, None, (), fresh=False)
         return StoredVersion(
-            current.resource_type, current.id, version_id, moment, True, None, "DELETE"
+            current.resource_type,
+            current.id,
+            version_id,
+            moment,
+            True,
+            None,
+            "DELETE",
+            current.patient_id,
         )
 
     def _put_current(

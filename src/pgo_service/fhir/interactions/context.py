@@ -7,7 +7,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import ColumnElement, FromClause
+
+from ..errors import Category, FhirError
 from ..store import ResourceStore, StoredVersion
+from ..visibility import Visibility
 
 if TYPE_CHECKING:
     from ..exchange import FhirRequest, FhirResponse
@@ -62,6 +66,24 @@ class Context:
     rules: Sequence[WriteRule] = ()
     operations: Mapping[str, Operation] = field(default_factory=dict)
     deferred: dict[str, Callable[[], None]] = field(default_factory=dict)
+    visibility: Visibility | None = None  # None: everything is visible
+    # What the response discloses, as (reference, patient id): for the audit trail.
+    shown: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @property
+    def visible(self) -> Callable[[FromClause], ColumnElement[bool]] | None:
+        """The row filter every reading statement applies."""
+        return self.visibility.condition if self.visibility is not None else None
+
+    def show(self, reference: str, patient_id: str | None) -> None:
+        self.shown.append((reference, patient_id))
+
+    def require_visible(self, stored: StoredVersion) -> None:
+        if self.visibility is not None and not self.visibility.permits(self.store.conn, stored):
+            self.show(stored.reference, stored.patient_id)  # whose data was refused
+            raise FhirError(
+                Category.FORBIDDEN, f"{stored.reference} is not shared with the requester"
+            )
 
     def check(self, change: Change) -> None:
         for rule in self.rules:

@@ -31,9 +31,17 @@ def history(
         if current is None:
             raise FhirError(Category.NOT_FOUND, f"{resource_type}/{resource_id} is not known")
     versions, total = ctx.store.history(
-        resource_type, resource_id, since=since, at=at, count=count, offset=offset
+        resource_type,
+        resource_id,
+        since=since,
+        at=at,
+        count=count,
+        offset=offset,
+        visible=ctx.visible,
     )
     entries = [_entry(request.base_url, v) for v in versions]
+    for version in versions:
+        ctx.show(version.reference, version.patient_id)
     path = "/".join(p for p in (resource_type, resource_id) if p)
     url = f"{request.base_url}/{path}/_history" if path else f"{request.base_url}/_history"
     params = [(k, v) for k, v in request.query if k in ("_since", "_at")]

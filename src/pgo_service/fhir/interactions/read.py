@@ -22,6 +22,7 @@ def require_current(ctx: Context, resource_type: str, resource_id: str) -> Store
     stored = ctx.store.read(resource_type, resource_id)
     if stored is None:
         raise FhirError(Category.NOT_FOUND, f"{resource_type}/{resource_id} is not known")
+    ctx.require_visible(stored)
     if stored.deleted:
         raise gone(stored)
     return stored
@@ -29,6 +30,7 @@ def require_current(ctx: Context, resource_type: str, resource_id: str) -> Store
 
 def read(ctx: Context, request: FhirRequest, resource_type: str, resource_id: str) -> FhirResponse:
     stored = require_current(ctx, resource_type, resource_id)
+    ctx.show(stored.reference, stored.patient_id)
     if _not_modified(request, stored):
         return FhirResponse(304, etag=stored.etag, last_modified=stored.last_updated)
     return FhirResponse(200, stored.content, etag=stored.etag, last_modified=stored.last_updated)
@@ -44,8 +46,10 @@ def vread(
         raise FhirError(
             Category.NOT_FOUND, f"Version {version} of {resource_type}/{resource_id} is not known"
         )
+    ctx.require_visible(stored)
     if stored.deleted:
         raise gone(stored)
+    ctx.show(stored.reference, stored.patient_id)
     return FhirResponse(200, stored.content, etag=stored.etag, last_modified=stored.last_updated)
 
 

@@ -22,7 +22,9 @@ def search(ctx: Context, request: FhirRequest, resource_type: str) -> FhirRespon
         default_count=ctx.default_page_size,
         max_count=ctx.max_page_size,
     )
-    result = run_search(ctx.store.conn, query)
+    result = run_search(ctx.store.conn, query, ctx.visible)
+    for found in (*result.matches, *result.includes):
+        ctx.show(f"{found.resource_type}/{found.id}", found.patient_id)
     entries = [_entry(request, query.summary, query.elements, f, "match") for f in result.matches]
     entries += [
         _entry(request, query.summary, query.elements, f, "include") for f in result.includes

@@ -30,7 +30,7 @@ def _search_criteria(request: FhirRequest) -> list[tuple[str, str]]:
 
 def single_match(ctx: Context, resource_type: str, criteria: list[tuple[str, str]]) -> str | None:
     ctx.store.lock(_criteria_key(resource_type, criteria))
-    found = find_matches(ctx.store.conn, resource_type, criteria, limit=2)
+    found = find_matches(ctx.store.conn, resource_type, criteria, limit=2, visible=ctx.visible)
     if len(found) > 1:
         raise FhirError(
             Category.MULTIPLE_MATCHES,
@@ -65,6 +65,7 @@ def create(ctx: Context, request: FhirRequest, resource_type: str) -> FhirRespon
     new_id = request.assigned_id or ctx.store.new_id()
     ctx.check(Change(resource_type, new_id, "POST", body, None))
     stored = ctx.store.write(resource_type, new_id, body, None, method="POST")
+    ctx.show(stored.reference, stored.patient_id)
     return version_response(request, stored, 201, with_location=True)
 
 
@@ -103,6 +104,7 @@ def _store_update(
     _check_if_match(request, current)
     ctx.check(Change(resource_type, resource_id, "PUT", body, current))
     stored = ctx.store.write(resource_type, resource_id, body, current, method="PUT")
+    ctx.show(stored.reference, stored.patient_id)
     created = current is None or current.deleted
     return version_response(request, stored, 201 if created else 200, with_location=created)
 
@@ -146,6 +148,7 @@ def patch(ctx: Context, request: FhirRequest, resource_type: str, resource_id: s
         raise FhirError(Category.UNPROCESSABLE, "A patch may not change the resource id")
     ctx.check(Change(resource_type, resource_id, "PATCH", body, current))
     stored = ctx.store.write(resource_type, resource_id, body, current, method="PATCH")
+    ctx.show(stored.reference, stored.patient_id)
     return version_response(request, stored, 200)
 
 
@@ -182,6 +185,7 @@ def delete(
         return FhirResponse(204, etag=current.etag)
     ctx.check(Change(resource_type, resource_id, "DELETE", None, current))
     stored = ctx.store.delete(current)
+    ctx.show(stored.reference, stored.patient_id)
     return FhirResponse(204, etag=stored.etag, last_modified=stored.last_updated)
 
 

@@ -27,7 +27,7 @@ from pgo_service.fhir.search.query import (
     SearchQuery,
     parse_filters,
 )
-from pgo_service.fhir.search.sql import count_select, driving_select, match_select
+from pgo_service.fhir.search.sql import RowFilter, count_select, driving_select, match_select
 from pgo_service.fhir.search.sql_include import Frontier, include_select
 
 MAX_ITERATE_DEPTH = 3
@@ -40,6 +40,7 @@ class Found:
     version_id: int
     last_updated: datetime
     content: bytes
+    patient_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -60,28 +61,36 @@ class _Plan:
     bounded: bool  # the driver selects fewer than DRIVER_CAP ids
 
 
-def run_search(conn: Connection, query: SearchQuery) -> SearchResult:
+def run_search(
+    conn: Connection, query: SearchQuery, visible: RowFilter | None = None
+) -> SearchResult:
+    """``visible`` restricts every statement to the rows the caller may see."""
     only_count = query.summary == "count" or query.count == 0
     plan = _plan(conn, query.resource_type, query.clauses)
     matches: list[Found] = []
     has_more = False
     if not only_count:
-        stmt = match_select(query, conn.dialect.name, driver=plan.driver, extra=1)
+        stmt = match_select(query, conn.dialect.name, driver=plan.driver, extra=1, visible=visible)
         matches = _found(conn.execute(stmt))
         has_more = len(matches) > query.count
         matches = matches[: query.count]
-    total = _total(conn, query, plan, matches, only_count, has_more)
-    includes = [] if only_count else _includes(conn, query.includes, matches)
+    total = _total(conn, query, plan, matches, only_count, has_more, visible)
+    includes = [] if only_count else _includes(conn, query.includes, matches, visible)
     return SearchResult(matches, includes, total, has_more)
 
 
 def find_matches(
-    conn: Connection, resource_type: str, params: list[tuple[str, str]], limit: int = 2
+    conn: Connection,
+    resource_type: str,
+    params: list[tuple[str, str]],
+    limit: int = 2,
+    visible: RowFilter | None = None,
 ) -> list[Found]:
     """Matches for conditional interactions; result-control parameters are ignored."""
     query = SearchQuery(resource_type, clauses=parse_filters(resource_type, params), count=limit)
     plan = _plan(conn, resource_type, query.clauses)
-    return _found(conn.execute(match_select(query, conn.dialect.name, driver=plan.driver)))
+    stmt = match_select(query, conn.dialect.name, driver=plan.driver, visible=visible)
+    return _found(conn.execute(stmt))
 
 
 DRIVER_CAP = 500
@@ -114,6 +123,7 @@ def _total(
     matches: list[Found],
     only_count: bool,
     has_more: bool,
+    visible: RowFilter | None,
 ) -> int | None:
     if query.total == "none" and not only_count:
         return None
@@ -121,17 +131,19 @@ def _total(
         return query.offset + len(matches)
     if not (only_count or query.total == "accurate" or plan.bounded or not query.clauses):
         return None
-    stmt = count_select(query.resource_type, query.clauses, plan.driver)
+    stmt = count_select(query.resource_type, query.clauses, plan.driver, visible)
     return int(conn.execute(stmt).scalar_one())
 
 
-def _includes(conn: Connection, specs: list[IncludeSpec], matches: list[Found]) -> list[Found]:
+def _includes(
+    conn: Connection, specs: list[IncludeSpec], matches: list[Found], visible: RowFilter | None
+) -> list[Found]:
     seen = {found.key for found in matches}
     included: list[Found] = []
     frontier = matches
     for depth in range(MAX_ITERATE_DEPTH + 1):
         level = [spec for spec in specs if depth == 0 or spec.iterate]
-        stmt = include_select(level, _frontier(frontier)) if level and frontier else None
+        stmt = include_select(level, _frontier(frontier), visible) if level and frontier else None
         if stmt is None:
             break
         frontier = [found for found in _found(conn.execute(stmt)) if found.key not in seen]
@@ -148,4 +160,4 @@ def _frontier(found: Iterable[Found]) -> Frontier:
 
 
 def _found(rows: Iterable[Sequence[Any]]) -> list[Found]:
-    return [Found(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+    return [Found(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]

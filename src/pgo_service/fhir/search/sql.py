@@ -9,6 +9,7 @@ collation on every backend), which does not move when resources are updated; any
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -42,26 +43,38 @@ from pgo_service.fhir.search.sql_reference import identifier_condition, referenc
 from pgo_service.fhir.search.sql_text import string_condition, uri_condition
 from pgo_service.fhir.search.sql_token import token_condition, token_text_condition
 
-FoundRow = tuple[str, str, int, Any, bytes]
+FoundRow = tuple[str, str, int, Any, bytes, str | None]
+
+# The rows of a resource table the caller may see (see fhir/visibility.py).
+RowFilter = Callable[[FromClause], ColumnElement[bool]]
 
 
 def found_columns(table: FromClause) -> list[ColumnElement[Any]]:
     c = table.c
-    return [c.resource_type, c.id, c.version_id, c.last_updated, c.content]
+    return [c.resource_type, c.id, c.version_id, c.last_updated, c.content, c.patient_id]
 
 
 def filters(
-    resource_type: str, res: FromClause, clauses: list[Clause], driver: ParamClause | None = None
+    resource_type: str,
+    res: FromClause,
+    clauses: list[Clause],
+    driver: ParamClause | None = None,
+    visible: RowFilter | None = None,
 ) -> list[ColumnElement[bool]]:
     """The WHERE terms of a search. With a ``driver`` the query starts from the ids that
-    clause selects (from its value index) and tests the other clauses per candidate."""
+    clause selects (from its value index) and tests the other clauses per candidate.
+    ``visible`` restricts the matches, and the resources chains and ``_has`` look at."""
     conditions = [res.c.resource_type == resource_type, res.c.deleted == false()]
+    if visible is not None:
+        conditions.append(visible(res))
     if driver is not None:
         driving = driving_select(resource_type, driver)
         assert driving is not None
         conditions.append(res.c.id.in_(driving))
     conditions += [
-        clause_condition(resource_type, res, clause) for clause in clauses if clause is not driver
+        clause_condition(resource_type, res, clause, visible)
+        for clause in clauses
+        if clause is not driver
     ]
     return conditions
 
@@ -88,13 +101,18 @@ def driving_select(resource_type: str, clause: Clause) -> Select[Any] | None:
 
 
 def match_select(
-    query: SearchQuery, dialect: str, *, driver: ParamClause | None = None, extra: int = 0
+    query: SearchQuery,
+    dialect: str,
+    *,
+    driver: ParamClause | None = None,
+    extra: int = 0,
+    visible: RowFilter | None = None,
 ) -> Select[Any]:
     """The page of matches; ``extra`` more rows tell whether another page follows."""
     res = resource
     return (
         select(*found_columns(res))
-        .where(*filters(query.resource_type, res, query.clauses, driver))
+        .where(*filters(query.resource_type, res, query.clauses, driver, visible))
         .order_by(*order_by(query.resource_type, res, query.sort, dialect))
         .offset(query.offset)
         .limit(query.count + extra)
@@ -102,20 +120,24 @@ def match_select(
 
 
 def count_select(
-    resource_type: str, clauses: list[Clause], driver: ParamClause | None = None
+    resource_type: str,
+    clauses: list[Clause],
+    driver: ParamClause | None = None,
+    visible: RowFilter | None = None,
 ) -> Select[Any]:
     res = resource
-    return (
-        select(func.count()).select_from(res).where(*filters(resource_type, res, clauses, driver))
-    )
+    where = filters(resource_type, res, clauses, driver, visible)
+    return select(func.count()).select_from(res).where(*where)
 
 
-def clause_condition(resource_type: str, res: FromClause, clause: Clause) -> ColumnElement[bool]:
+def clause_condition(
+    resource_type: str, res: FromClause, clause: Clause, visible: RowFilter | None = None
+) -> ColumnElement[bool]:
     if isinstance(clause, ParamClause):
         return _param_condition(resource_type, res, clause)
     if isinstance(clause, ChainClause):
-        return _chain_condition(resource_type, res, clause)
-    return _has_condition(resource_type, res, clause)
+        return _chain_condition(resource_type, res, clause, visible)
+    return _has_condition(resource_type, res, clause, visible)
 
 
 def _param_condition(
@@ -168,12 +190,15 @@ def _value_condition(
 
 
 def _chain_condition(
-    resource_type: str, res: FromClause, clause: ChainClause
+    resource_type: str, res: FromClause, clause: ChainClause, visible: RowFilter | None
 ) -> ColumnElement[bool]:
     ref = search_reference.alias()
     target = resource.alias()
     per_type = [
-        and_(target.c.resource_type == target_type, clause_condition(target_type, target, inner))
+        and_(
+            target.c.resource_type == target_type,
+            clause_condition(target_type, target, inner, visible),
+        )
         for target_type, inner in clause.inner
     ]
     rows = (
@@ -189,13 +214,16 @@ def _chain_condition(
             ref.c.resource_id == res.c.id,
             target.c.deleted == false(),
             or_(*per_type),
+            *([visible(target)] if visible is not None else []),
         )
         .correlate(res)
     )
     return exists(rows)
 
 
-def _has_condition(resource_type: str, res: FromClause, clause: HasClause) -> ColumnElement[bool]:
+def _has_condition(
+    resource_type: str, res: FromClause, clause: HasClause, visible: RowFilter | None
+) -> ColumnElement[bool]:
     ref = search_reference.alias()
     source = resource.alias()
     rows = (
@@ -211,7 +239,8 @@ def _has_condition(resource_type: str, res: FromClause, clause: HasClause) -> Co
             ref.c.target_type == resource_type,
             ref.c.target_id == res.c.id,
             source.c.deleted == false(),
-            clause_condition(clause.source_type, source, clause.inner),
+            clause_condition(clause.source_type, source, clause.inner, visible),
+            *([visible(source)] if visible is not None else []),
         )
         .correlate(res)
     )

@@ -8,18 +8,23 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 
 from pgo_service.db.models import resource, search_reference
 from pgo_service.fhir.search.query import IncludeSpec
-from pgo_service.fhir.search.sql import found_columns
+from pgo_service.fhir.search.sql import RowFilter, found_columns
 
 Frontier = dict[str, list[str]]  # resource type -> ids whose references are followed
 
 
-def include_select(specs: list[IncludeSpec], frontier: Frontier) -> Select[Any] | None:
+def include_select(
+    specs: list[IncludeSpec], frontier: Frontier, visible: RowFilter | None = None
+) -> Select[Any] | None:
     conditions = [c for spec in specs if (c := _spec_condition(spec, frontier)) is not None]
     if not conditions:
         return None
+    where = [resource.c.deleted == false(), or_(*conditions)]
+    if visible is not None:
+        where.append(visible(resource))
     return (
         select(*found_columns(resource))
-        .where(resource.c.deleted == false(), or_(*conditions))
+        .where(*where)
         .order_by(resource.c.resource_type, resource.c.id)
     )
 

@@ -1,0 +1,58 @@
+"""Consent: the client decides who sees what, enforced on every request (docs/consent.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine
+
+from ..fhir.errors import Category, FhirError
+from ..fhir.interactions.context import Change, Context, WriteRule
+from .audit import AccessRecord, AuditWriter
+from .policy import ConsentVisibility, Decisions, PolicyDecisionPoint, Requester
+from .rules import RequesterRule, global_rule
+from .search_params import register_search_params
+
+__all__ = [
+    "AccessRecord",
+    "ConsentEnforcement",
+    "RequestPolicy",
+    "Requester",
+    "register_search_params",
+    "rules",
+]
+
+_NOBODY = ConsentVisibility(frozenset(), {})
+
+
+def rules() -> tuple[WriteRule, ...]:
+    """Rules for every write, whoever makes it."""
+    return (global_rule,)
+
+
+@dataclass(frozen=True)
+class RequestPolicy:
+    visibility: ConsentVisibility | None  # None: a system caller, consent not applied
+    rules: tuple[WriteRule, ...]
+    decisions: Decisions | None = None
+
+
+class ConsentEnforcement:
+    """The decision point and the audit writer one application shares."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.pdp = PolicyDecisionPoint()
+        self.audit = AuditWriter(engine)
+
+    def for_request(self, conn: Connection, requester: Requester, now: datetime) -> RequestPolicy:
+        if requester.system:
+            return RequestPolicy(None, ())
+        if requester.actor is None:
+            return RequestPolicy(_NOBODY, (_refuse_writes,))
+        decisions = self.pdp.decisions(conn, requester, now)
+        return RequestPolicy(decisions.visibility(), (RequesterRule(decisions),), decisions)
+
+
+def _refuse_writes(ctx: Context, change: Change) -> None:
+    raise FhirError(Category.FORBIDDEN, "A token that acts for nobody cannot write")

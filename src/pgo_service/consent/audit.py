@@ -1,0 +1,179 @@
+"""Every access decision, permit and deny, as an AuditEvent.
+
+One event per client whose data a request touched (so each client's trail holds only
+their own records), or one without a client. Events are queued and written in
+batches by a background thread, off the request's path; ``flush`` writes what is
+queued (at shutdown, and before the audit trail itself is read). Events name the
+actor, the app and resources by reference: never a query string, token or BSN.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ..db.engine import transaction
+from ..fhir.store import ResourceStore, format_instant
+
+log = logging.getLogger(__name__)
+
+MAX_ENTITIES = 50
+_BATCH = 200
+_IDLE_SECONDS = 2.0
+_ACTION = {"GET": "R", "HEAD": "R", "POST": "C", "PUT": "U", "PATCH": "U", "DELETE": "D"}
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    method: str
+    path: str  # without the query string
+    permitted: bool
+    actor: str | None
+    client_id: str | None
+    shown: tuple[tuple[str, str | None], ...]  # (reference, client id)
+    target_patient: str | None = None  # for a denial: whose data was asked for
+    detail: str | None = None
+    correlation_id: str | None = None
+    purpose: str = "TREAT"
+
+
+def events(record: AccessRecord, now: datetime) -> list[dict[str, Any]]:
+    by_patient: dict[str | None, list[str]] = {}
+    for reference, patient_id in record.shown:
+        by_patient.setdefault(patient_id, []).append(reference)
+    if record.target_patient is not None:
+        by_patient.setdefault(record.target_patient, [])
+    if not by_patient:
+        by_patient[None] = []
+    return [_event(record, patient_id, refs, now) for patient_id, refs in by_patient.items()]
+
+
+def _event(
+    record: AccessRecord, patient_id: str | None, references: list[str], now: datetime
+) -> dict[str, Any]:
+    agents: list[dict[str, Any]] = []
+    if record.actor:
+        agents.append({"who": {"reference": record.actor}, "requestor": True})
+    if record.client_id:
+        agents.append(
+            {
+                "who": {
+                    "identifier": {
+                        "system": "urn:ietf:params:oauth:client-id",
+                        "value": record.client_id,
+                    }
+                },
+                "requestor": not record.actor,
+            }
+        )
+    entities: list[dict[str, Any]] = []
+    if patient_id is not None:
+        entities.append(
+            {
+                "what": {"reference": f"Patient/{patient_id}"},
+                "role": {
+                    "system": "http://terminology.hl7.org/CodeSystem/object-role",
+                    "code": "1",
+                    "display": "Patient",
+                },
+            }
+        )
+    for reference in dict.fromkeys(references):
+        if len(entities) >= MAX_ENTITIES:
+            break
+        if reference != f"Patient/{patient_id}":
+            entities.append({"what": {"reference": reference}})
+    if record.correlation_id:
+        entities.append(
+            {"detail": [{"type": "X-Correlation-ID", "valueString": record.correlation_id}]}
+        )
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "type": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "code": "rest",
+            "display": "RESTful Operation",
+        },
+        "action": _ACTION.get(record.method, "E"),
+        "recorded": format_instant(now),
+        "outcome": "0" if record.permitted else "4",
+        "purposeOfEvent": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                        "code": record.purpose,
+                    }
+                ]
+            }
+        ],
+        "agent": agents or [{"who": {"display": "unknown"}, "requestor": True}],
+        "source": {"observer": {"display": "pgo-service"}},
+        "entity": entities,
+    }
+    description = f"{record.method} {record.path}"
+    event["outcomeDesc"] = f"{description}: {record.detail}" if record.detail else description
+    return event
+
+
+class AuditWriter:
+    """Queues events and writes them in batches on a background thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def record(self, record: AccessRecord, now: datetime) -> None:
+        for event in events(record, now):
+            self._queue.put(event)
+        self._ensure_thread()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write(self._drain())
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=_IDLE_SECONDS)
+            except queue.Empty:
+                return
+            with self._lock:
+                self._write([first, *self._drain()])
+
+    def _drain(self) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        while len(batch) < _BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write(self, batch: Iterable[dict[str, Any]]) -> None:
+        batch = list(batch)
+        if not batch:
+            return
+        try:
+            with transaction(self.engine) as conn:
+                store = ResourceStore(conn)
+                for event in batch:
+                    store.write("AuditEvent", str(uuid.uuid4()), event, None, method="POST")
+        except Exception:  # the audit must not take the service down; say so loudly
+            log.exception("writing %d audit events failed", len(batch))

@@ -1,0 +1,146 @@
+"""Who a requester is, for consent: every reference it answers to (docs/consent.md),
+and the clients it represents. Read from the store on the request's connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, tuple_
+
+from ..careplan import codes
+from ..db.models import search_reference
+from ..fhir.jsonio import parse_json
+from ..fhir.search.normalize import MAX_TIME, MIN_TIME, date_range
+from ..fhir.store import ResourceStore
+
+
+@dataclass(frozen=True)
+class Identities:
+    references: frozenset[str]
+    represented: frozenset[str]  # patient ids this requester is a current representative of
+    boundaries: tuple[int, ...]  # moments at which any of this may change by time alone
+
+
+def _bounds(period: Any) -> tuple[int, int]:
+    if not isinstance(period, dict):
+        return MIN_TIME, MAX_TIME
+    try:
+        low = date_range(period["start"])[0] if period.get("start") else MIN_TIME
+        high = date_range(period["end"])[1] if period.get("end") else MAX_TIME
+    except ValueError:
+        return MAX_TIME, MIN_TIME  # unreadable: never current
+    return low, high
+
+
+def _reference(value: Any) -> str | None:
+    reference = value.get("reference") if isinstance(value, dict) else None
+    return reference if isinstance(reference, str) else None
+
+
+def _referrers(
+    store: ResourceStore, source_type: str, param: str, targets: Iterable[str]
+) -> list[dict[str, Any]]:
+    keys = sorted({tuple(t.split("/", 1)) for t in targets if t.count("/") == 1})
+    if not keys:
+        return []
+    sr = search_reference.c
+    rows = store.conn.execute(
+        select(sr.resource_id)
+        .where(
+            sr.resource_type == source_type,
+            sr.param == param,
+            tuple_(sr.target_type, sr.target_id).in_(keys),
+        )
+        .distinct()
+    ).all()
+    found = store.read_many((source_type, r.resource_id) for r in rows)
+    return [parse_json(v.content) for v in found.values() if v.content]
+
+
+def identities_of(store: ResourceStore, actor: str, moment: int) -> Identities:
+    boundaries: list[int] = []
+
+    def current(period: Any) -> bool:
+        low, high = _bounds(period)
+        boundaries.extend((low, high + 1))
+        return low <= moment <= high
+
+    references = {actor}
+    kind = actor.split("/", 1)[0]
+    roles: list[dict[str, Any]] = []
+    if kind == "Practitioner":
+        roles = _referrers(store, "PractitionerRole", "practitioner", [actor])
+    elif kind == "PractitionerRole":
+        stored = store.read("PractitionerRole", actor.removeprefix("PractitionerRole/"))
+        roles = [parse_json(stored.content)] if stored and stored.content else []
+    for role in roles:
+        if role.get("active") is False or not current(role.get("period")):
+            continue
+        references.add(f"PractitionerRole/{role.get('id')}")
+        references.update(
+            r
+            for r in (_reference(role.get("practitioner")), _reference(role.get("organization")))
+            if r
+        )
+    represented: set[str] = set()
+    for team in _referrers(store, "CareTeam", "participant", references):
+        if team.get("status") != "active":
+            continue
+        for participant in _participants(team):
+            member = _reference(participant.get("member"))
+            if member not in references or not current(participant.get("period")):
+                continue
+            references.add(f"CareTeam/{team.get('id')}")
+            subject = _reference(team.get("subject")) or ""
+            if (
+                kind == "RelatedPerson"
+                and subject.startswith("Patient/")
+                and _represents(participant)
+            ):
+                represented.add(subject.removeprefix("Patient/"))
+    return Identities(frozenset(references), frozenset(represented), tuple(sorted(set(boundaries))))
+
+
+def _participants(team: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for participant in team.get("participant") or []:
+        if isinstance(participant, dict):
+            yield participant
+
+
+def _represents(participant: dict[str, Any]) -> bool:
+    return any(
+        (coding.get("system"), coding.get("code")) in codes.REPRESENTATIVE_ROLES
+        for role in participant.get("role") or []
+        if isinstance(role, dict)
+        for coding in role.get("coding") or []
+        if isinstance(coding, dict)
+    )
+
+
+def is_regiebehandelaar(
+    store: ResourceStore, references: frozenset[str], patient_id: str, moment: int
+) -> bool:
+    """A current regiebehandelaar in an active network of the client."""
+    for team in _referrers(store, "CareTeam", "participant", references):
+        if (
+            team.get("status") != "active"
+            or _reference(team.get("subject")) != f"Patient/{patient_id}"
+        ):
+            continue
+        for participant in _participants(team):
+            member = _reference(participant.get("member"))
+            low, high = _bounds(participant.get("period"))
+            if (
+                member in references
+                and low <= moment <= high
+                and any(
+                    (c.get("system"), c.get("code")) == (codes.ROLE_SYSTEM, codes.REGIEBEHANDELAAR)
+                    for role in participant.get("role") or []
+                    for c in (role.get("coding") or [] if isinstance(role, dict) else [])
+                    if isinstance(c, dict)
+                )
+            ):
+                return True
+    return False

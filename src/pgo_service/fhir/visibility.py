@@ -1,0 +1,28 @@
+"""The engine's hook for access policies: what a request may see.
+
+The engine knows nothing of consent or tokens. A domain package hands it a
+``Visibility`` (as HAPI hands interceptors to its server): a SQL condition over the
+rows of the resource tables, applied inside every statement that reads resources
+(searches, counts, chained parameters and ``_has``, includes, history,
+conditional matching), and a check of one stored resource for reads. Because
+searches are filtered in the database, totals and paging agree with what is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import ColumnElement, Connection, FromClause
+
+from .store import StoredVersion
+
+
+class Visibility(Protocol):
+    def condition(self, table: FromClause) -> ColumnElement[bool]:
+        """The rows of ``table`` (columns ``resource_type``, ``id``, ``patient_id``)
+        the caller may see."""
+        ...
+
+    def permits(self, conn: Connection, stored: StoredVersion) -> bool:
+        """Whether the caller may see this stored version."""
+        ...

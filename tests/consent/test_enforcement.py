@@ -1,0 +1,335 @@
+"""Consent enforced on every path: the explicit cases of docs/consent.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from pgo_service.api.app import create_app
+from pgo_service.config import Settings
+
+from ..conftest import TEST_SECRET_KEY
+from ..support.tokens import actor_token, system_token
+
+ROLE = "https://pgo-service.nl/fhir/CodeSystem/netwerkrol"
+NURSE = "Practitioner/wijk"
+
+
+def _consent(patient: str, *permits: dict[str, Any], cid: str = "c1") -> dict[str, Any]:
+    return {
+        "resourceType": "Consent",
+        "id": cid,
+        "status": "active",
+        "scope": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                    "code": "patient-privacy",
+                }
+            ]
+        },
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": f"Patient/{patient}"},
+        "provision": {"type": "deny", "provision": list(permits)},
+    }
+
+
+def _actor(reference: str) -> list[dict[str, Any]]:
+    role = {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "PRCP"}
+    return [{"role": {"coding": [role]}, "reference": {"reference": reference}}]
+
+
+def _permit(actor: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "permit", "actor": _actor(actor), **extra}
+
+
+def _action(code: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/consentaction", "code": code}
+            ]
+        }
+    ]
+
+
+def _classes(*types: str) -> list[dict[str, str]]:
+    return [{"system": "http://hl7.org/fhir/resource-types", "code": t} for t in types]
+
+
+class Http:
+    def __init__(self, http: TestClient, token: str) -> None:
+        self.http = http
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str, **params: str) -> Any:
+        return self.http.get(f"/fhir/{path}", params=params, headers=self.headers)
+
+    def put(self, resource: dict[str, Any]) -> Any:
+        path = f"/fhir/{resource['resourceType']}/{resource['id']}"
+        return self.http.put(path, json=resource, headers=self.headers)
+
+    def ids(self, path: str, **params: str) -> list[str]:
+        response = self.get(path, **params)
+        assert response.status_code == 200, response.text
+        return sorted(
+            f"{e['resource']['resourceType']}/{e['resource']['id']}"
+            for e in response.json().get("entry", [])
+            if e.get("search", {}).get("mode") != "outcome"
+        )
+
+
+@pytest.fixture
+def http(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def admin(http: TestClient, db_engine: Engine) -> Http:
+    return Http(http, system_token(db_engine))
+
+
+@pytest.fixture
+def world(admin: Http) -> None:
+    """Two clients, each with a plan, a goal, a condition and an observation."""
+    for pid in ("anna", "bert"):
+        for resource in (
+            {"resourceType": "Patient", "id": pid},
+            {
+                "resourceType": "Goal",
+                "id": f"{pid}-goal",
+                "lifecycleStatus": "active",
+                "description": {"text": "Zelf boodschappen doen"},
+                "subject": {"reference": f"Patient/{pid}"},
+            },
+            {
+                "resourceType": "CarePlan",
+                "id": f"{pid}-plan",
+                "status": "active",
+                "intent": "plan",
+                "subject": {"reference": f"Patient/{pid}"},
+                "goal": [{"reference": f"Goal/{pid}-goal"}],
+            },
+            {
+                "resourceType": "Condition",
+                "id": f"{pid}-cond",
+                "subject": {"reference": f"Patient/{pid}"},
+                "code": {"text": "artrose"},
+            },
+            {
+                "resourceType": "Observation",
+                "id": f"{pid}-obs",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "secret-code"}]},
+                "subject": {"reference": f"Patient/{pid}"},
+            },
+        ):
+            assert admin.put(resource).is_success
+    practitioner = {"resourceType": "Practitioner", "id": "wijk"}
+    assert admin.put(practitioner).is_success
+
+
+def test_no_consent_means_nothing_but_the_directory(
+    http: TestClient, db_engine: Engine, world: None
+) -> None:
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    assert nurse.get("CarePlan/anna-plan").status_code == 403
+    assert nurse.ids("CarePlan") == []
+    assert nurse.get("CarePlan", _summary="count").json()["total"] == 0
+    assert nurse.ids("Practitioner") == ["Practitioner/wijk"]
+    own = Http(http, actor_token(db_engine, "Patient/anna", patient_id="anna"))
+    assert own.ids("CarePlan") == ["CarePlan/anna-plan"]
+
+
+def test_plan_and_related_goals_for_a_period(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    grant = _permit(
+        NURSE,
+        action=_action("access"),
+        data=[{"meaning": "related", "reference": {"reference": "CarePlan/anna-plan"}}],
+        period={"start": "2020-01-01", "end": "2999-12-31"},
+    )
+    assert admin.put(_consent("anna", grant)).is_success
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    assert nurse.get("CarePlan/anna-plan").status_code == 200
+    assert nurse.get("Goal/anna-goal").status_code == 200
+    assert nurse.get("Condition/anna-cond").status_code == 403
+    assert nurse.get("CarePlan/bert-plan").status_code == 403
+    assert nurse.ids("CarePlan") == ["CarePlan/anna-plan"]
+    assert nurse.ids("Goal") == ["Goal/anna-goal"]
+    assert nurse.ids("Condition") == []
+    # access only: no writes
+    plan = admin.get("CarePlan/anna-plan").json()
+    assert nurse.put({**plan, "description": "x"}).status_code == 403
+    # includes and reverse includes are filtered too
+    included = nurse.ids("Goal", _revinclude="CarePlan:goal", _include="Goal:subject")
+    # "related" takes in what the plan references: its goals and its subject
+    assert included == ["CarePlan/anna-plan", "Goal/anna-goal", "Patient/anna"]
+
+
+def test_expired_and_future_periods_deny(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    now = datetime.now(UTC)
+    past = {"start": "2001-01-01", "end": (now - timedelta(seconds=5)).isoformat()}
+    future = {"start": (now + timedelta(hours=1)).isoformat()}
+    consent = _consent(
+        "anna",
+        _permit(NURSE, period=past, **{"class": _classes("Goal")}),
+        _permit(NURSE, period=future, **{"class": _classes("CarePlan")}),
+    )
+    assert admin.put(consent).is_success
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    assert nurse.get("Goal/anna-goal").status_code == 403
+    assert nurse.get("CarePlan/anna-plan").status_code == 403
+
+
+def test_consent_expiring_mid_session(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    end = datetime.now(UTC) + timedelta(seconds=2)
+    consent = _consent(
+        "anna",
+        _permit(NURSE, period={"end": end.isoformat(timespec="seconds")}),
+    )
+    assert admin.put(consent).is_success
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    assert nurse.get("Goal/anna-goal").status_code == 200  # decision cached now
+    while datetime.now(UTC) < end.replace(microsecond=0) + timedelta(seconds=1, milliseconds=50):
+        pass
+    assert nurse.get("Goal/anna-goal").status_code == 403
+
+
+def test_more_specific_wins_and_deny_wins_ties(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    consent = _consent(
+        "anna",
+        _permit(NURSE),  # everything
+        {  # but not Observations (class beats open)
+            "type": "deny",
+            "actor": _actor(NURSE),
+            "class": _classes("Observation"),
+        },
+        _permit(NURSE, **{"class": _classes("Condition")}),
+        {  # equal specificity to the permit above: deny wins
+            "type": "deny",
+            "actor": _actor(NURSE),
+            "class": _classes("Condition"),
+        },
+    )
+    assert admin.put(consent).is_success
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    assert nurse.ids("Observation") == []
+    assert nurse.ids("Condition") == []
+    assert nurse.ids("Goal") == ["Goal/anna-goal"]
+    # _has and chains must not reveal what is hidden
+    assert nurse.ids("Patient", **{"_has:Observation:subject:code": "secret-code"}) == []
+    assert nurse.ids("Patient", _id="anna") == ["Patient/anna"]
+
+
+def test_network_membership_and_removal(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    team = {
+        "resourceType": "CareTeam",
+        "id": "anna-net",
+        "status": "active",
+        "subject": {"reference": "Patient/anna"},
+        "participant": [{"member": {"reference": NURSE}}],
+    }
+    assert admin.put(team).is_success
+    consent = _consent("anna", _permit("CareTeam/anna-net", **{"class": _classes("CarePlan")}))
+    assert admin.put(consent).is_success
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    assert nurse.ids("CarePlan") == ["CarePlan/anna-plan"]
+    team["participant"] = []
+    assert admin.put(team).is_success
+    assert nurse.ids("CarePlan") == []
+
+
+def test_revocation_is_immediate_across_processes_and_revokes_tokens(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    assert admin.put(_consent("anna", _permit(NURSE))).is_success
+    scoped = actor_token(db_engine, NURSE, patient_id="anna")
+    other = create_app(
+        Settings(database_url="unused://", secret_key=TEST_SECRET_KEY, dev_mode=True), db_engine
+    )
+    with TestClient(other, base_url="http://testserver") as second:
+        nurse_here = Http(http, actor_token(db_engine, NURSE))
+        nurse_there = Http(second, actor_token(db_engine, NURSE))
+        assert nurse_here.get("Goal/anna-goal").status_code == 200
+        assert nurse_there.get("Goal/anna-goal").status_code == 200  # cached there too
+        own = Http(http, actor_token(db_engine, "Patient/anna", patient_id="anna"))
+        consent = own.get("Consent/c1").json()
+        assert own.put({**consent, "status": "inactive"}).status_code == 200
+        assert nurse_there.get("Goal/anna-goal").status_code == 403
+        assert nurse_here.get("Goal/anna-goal").status_code == 403
+        revoked = Http(http, scoped).get("Goal/anna-goal")
+        assert revoked.status_code == 401
+
+
+def test_only_owners_or_the_chosen_regiebehandelaar_write_consent(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    assert nurse.put(_consent("anna", _permit(NURSE))).status_code == 403
+    team = {
+        "resourceType": "CareTeam",
+        "id": "anna-net",
+        "status": "active",
+        "subject": {"reference": "Patient/anna"},
+        "participant": [
+            {
+                "role": [{"coding": [{"system": ROLE, "code": "regiebehandelaar"}]}],
+                "member": {"reference": NURSE},
+            }
+        ],
+    }
+    assert admin.put(team).is_success
+    own = Http(http, actor_token(db_engine, "Patient/anna", patient_id="anna"))
+    allow = _permit(NURSE, action=_action("correct"), **{"class": _classes("Consent")})
+    assert own.put(_consent("anna", allow, cid="regie")).status_code == 201
+    gp = _permit("Practitioner/huisarts", **{"class": _classes("CarePlan")})
+    assert nurse.put(_consent("anna", gp, cid="c2")).status_code == 201
+    assert nurse.put(_consent("anna", _permit(NURSE), cid="c3")).status_code == 403
+
+
+def test_audit_trail_records_permits_and_denials(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    assert nurse.get("CarePlan/anna-plan").status_code == 403
+    assert admin.put(_consent("anna", _permit(NURSE))).is_success
+    assert nurse.get("CarePlan/anna-plan").status_code == 200
+    own = Http(http, actor_token(db_engine, "Patient/anna", patient_id="anna"))
+    trail = own.get("AuditEvent", entity="CarePlan/anna-plan").json()
+    mine = [
+        e["resource"]
+        for e in trail.get("entry", [])
+        if e["resource"]["agent"][0]["who"].get("reference") == NURSE
+    ]
+    assert sorted(e["outcome"] for e in mine) == ["0", "4"]  # refused, then shown
+    denied = own.get("AuditEvent", outcome="4").json()
+    assert any(e["resource"]["agent"][0]["who"].get("reference") == NURSE for e in denied["entry"])
+    # nobody else's trail, and no changes through the API
+    for entry in own.get("AuditEvent", _count="1000").json()["entry"]:
+        whats = [x.get("what", {}).get("reference") for x in entry["resource"].get("entity", [])]
+        agents = [a["who"].get("reference") for a in entry["resource"]["agent"]]
+        assert "Patient/anna" in whats + agents, entry
+    event = next(e for e in mine if e["outcome"] == "0")
+    assert own.put({**event, "outcome": "0"}).status_code in (403, 405)
+    assert admin.put({**event, "outcome": "0"}).status_code == 405
+    assert (
+        admin.http.delete(f"/fhir/AuditEvent/{event['id']}", headers=admin.headers).status_code
+        == 405
+    )
