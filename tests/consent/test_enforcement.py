@@ -333,3 +333,38 @@ def test_audit_trail_records_permits_and_denials(
         admin.http.delete(f"/fhir/AuditEvent/{event['id']}", headers=admin.headers).status_code
         == 405
     )
+
+
+def test_grant_and_revoke_operations(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    own = Http(http, actor_token(db_engine, "Patient/anna", patient_id="anna"))
+    nurse_token = actor_token(db_engine, NURSE)
+    nurse = Http(http, nurse_token)
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "actor", "valueReference": {"reference": NURSE}},
+            {"name": "action", "valueCode": "access"},
+            {"name": "data", "valueReference": {"reference": "CarePlan/anna-plan"}},
+            {"name": "end", "valueDateTime": "2999-01-01"},
+        ],
+    }
+    granted = http.post("/fhir/Patient/anna/$grant", json=parameters, headers=own.headers)
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["resourceType"] == "Consent"
+    assert nurse.ids("Goal") == ["Goal/anna-goal"]
+    assert nurse.ids("Condition") == []
+    # a professional cannot grant themselves anything
+    denied = http.post("/fhir/Patient/anna/$grant", json=parameters, headers=nurse.headers)
+    assert denied.status_code == 403
+    revoke = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "actor", "valueReference": {"reference": NURSE}}],
+    }
+    revoked = http.post("/fhir/Patient/anna/$revoke", json=revoke, headers=own.headers)
+    assert revoked.status_code == 200, revoked.text
+    changed = revoked.json()["entry"]
+    assert [e["resource"]["status"] for e in changed] == ["inactive"]
+    assert nurse.ids("Goal") == []
+    assert nurse.get("CarePlan/anna-plan").status_code == 403

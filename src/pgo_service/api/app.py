@@ -31,7 +31,7 @@ def build_gateway(
         engine,
         settings,
         rules=(*careplan.rules(), *consent.rules()),
-        operations=careplan.operations(),
+        operations=(*careplan.operations(), *consent.operations()),
         access=access,
     )
 

@@ -41,6 +41,7 @@ def zorgleefplan(ctx: Context, request: FhirRequest, call: OperationCall) -> Fhi
             raise FhirError(
                 Category.NOT_FOUND, f"Patient/{call.resource_id} has no active zorgleefplan"
             )
+        ctx.require_visible(found)
         plan_version: Found | StoredVersion = found
     else:
         plan_version = require_current(ctx, "CarePlan", call.resource_id)
@@ -70,14 +71,17 @@ class _PlanView:
     def _add(self, versions: Iterable[Found | StoredVersion]) -> list[dict[str, Any]]:
         documents = []
         for version in versions:
-            if version.content is None:
+            if version.content is None or not self.ctx.is_visible(version):
                 continue
+            self.ctx.show(f"{version.resource_type}/{version.id}", version.patient_id)
             self.entries[(version.resource_type, version.id)] = version.content
             documents.append(content_of(version))
         return documents
 
     def _search(self, resource_type: str, params: list[tuple[str, str]]) -> list[Found]:
-        return find_matches(self.ctx.store.conn, resource_type, params, limit=_MAX_ITEMS)
+        return find_matches(
+            self.ctx.store.conn, resource_type, params, limit=_MAX_ITEMS, visible=self.ctx.visible
+        )
 
     def render(self) -> bytes:
         agreements = self._add(

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 
 from ..fhir.errors import Category, FhirError
-from ..fhir.interactions.context import Change, Context, WriteRule
+from ..fhir.interactions.context import Change, Context, Operation, WriteRule
+from . import operations as consent_operations
 from .audit import AccessRecord, AuditWriter
 from .policy import ConsentVisibility, Decisions, PolicyDecisionPoint, Requester
 from .rules import RequesterRule, global_rule
@@ -24,6 +25,27 @@ __all__ = [
 ]
 
 _NOBODY = ConsentVisibility(frozenset(), {})
+
+
+def operations() -> tuple[Operation, ...]:
+    return (
+        Operation(
+            "grant",
+            consent_operations.GRANT_DEFINITION,
+            consent_operations.grant,
+            ("instance",),
+            ("Patient",),
+            affects_state=True,
+        ),
+        Operation(
+            "revoke",
+            consent_operations.REVOKE_DEFINITION,
+            consent_operations.revoke,
+            ("instance",),
+            ("Patient",),
+            affects_state=True,
+        ),
+    )
 
 
 def rules() -> tuple[WriteRule, ...]:

@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, Connection, FromClause, select, tuple_, up
 from ..db.models import policy_epoch, resource, search_reference, search_token
 from ..fhir.jsonio import parse_json
 from ..fhir.search.normalize import MAX_TIME, to_micros
-from ..fhir.store import ResourceStore, StoredVersion
+from ..fhir.store import ResourceStore
+from ..fhir.visibility import StoredRow
 from .decision import PatientRule, TypeRule, patient_rule
 from .identities import Identities, identities_of
 from .provisions import (
@@ -65,7 +66,7 @@ class ConsentVisibility:
             return (c.patient_id.is_(None) | (c.patient_id == self.only_patient)) & condition
         return condition
 
-    def permits(self, conn: Connection, stored: StoredVersion) -> bool:
+    def permits(self, conn: Connection, stored: StoredRow) -> bool:
         return self.permits_row(conn, stored.resource_type, stored.id, stored.patient_id)
 
     def permits_row(

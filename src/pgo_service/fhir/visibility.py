@@ -14,7 +14,16 @@ from typing import Protocol
 
 from sqlalchemy import ColumnElement, Connection, FromClause
 
-from .store import StoredVersion
+
+class StoredRow(Protocol):
+    """A stored resource or version, as far as visibility goes."""
+
+    @property
+    def resource_type(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def patient_id(self) -> str | None: ...
 
 
 class Visibility(Protocol):
@@ -23,6 +32,6 @@ class Visibility(Protocol):
         the caller may see."""
         ...
 
-    def permits(self, conn: Connection, stored: StoredVersion) -> bool:
-        """Whether the caller may see this stored version."""
+    def permits(self, conn: Connection, stored: StoredRow) -> bool:
+        """Whether the caller may see this stored resource or version."""
         ...

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, FromClause
 
 from ..errors import Category, FhirError
 from ..store import ResourceStore, StoredVersion
-from ..visibility import Visibility
+from ..visibility import StoredRow, Visibility
 
 if TYPE_CHECKING:
     from ..exchange import FhirRequest, FhirResponse
@@ -78,12 +78,14 @@ class Context:
     def show(self, reference: str, patient_id: str | None) -> None:
         self.shown.append((reference, patient_id))
 
-    def require_visible(self, stored: StoredVersion) -> None:
-        if self.visibility is not None and not self.visibility.permits(self.store.conn, stored):
-            self.show(stored.reference, stored.patient_id)  # whose data was refused
-            raise FhirError(
-                Category.FORBIDDEN, f"{stored.reference} is not shared with the requester"
-            )
+    def is_visible(self, stored: StoredRow) -> bool:
+        return self.visibility is None or self.visibility.permits(self.store.conn, stored)
+
+    def require_visible(self, stored: StoredRow) -> None:
+        if not self.is_visible(stored):
+            reference = f"{stored.resource_type}/{stored.id}"
+            self.show(reference, stored.patient_id)  # whose data was refused
+            raise FhirError(Category.FORBIDDEN, f"{reference} is not shared with the requester")
 
     def check(self, change: Change) -> None:
         for rule in self.rules:
