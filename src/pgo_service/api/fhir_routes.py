@@ -156,7 +156,8 @@ class FhirGateway:
 
 
 def _requester(principal: Principal) -> Requester:
-    system = "system" in principal.scopes.contexts and principal.actor_reference is None
+    # system/ scopes are only ever granted to clients an operator registered with --system
+    system = "system" in principal.scopes.contexts
     return Requester(principal.actor_reference, principal.patient_id, system=system)
 
 

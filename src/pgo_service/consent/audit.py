@@ -130,7 +130,8 @@ class AuditWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._lock = threading.Lock()
+        self._writing = threading.Lock()  # one batch at a time
+        self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def record(self, record: AccessRecord, now: datetime) -> None:
@@ -139,11 +140,14 @@ class AuditWriter:
         self._ensure_thread()
 
     def flush(self) -> None:
-        with self._lock:
+        with self._writing:
             self._write(self._drain())
 
     def _ensure_thread(self) -> None:
-        with self._lock:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return
+        with self._starting:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
                 self._thread.start()
@@ -154,7 +158,7 @@ class AuditWriter:
                 first = self._queue.get(timeout=_IDLE_SECONDS)
             except queue.Empty:
                 return
-            with self._lock:
+            with self._writing:
                 self._write([first, *self._drain()])
 
     def _drain(self) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from .identities import Identities, identities_of
 from .provisions import (
     ACCESS,
     ACTIONS,
+    DataRef,
     Provision,
     boundaries,
     consent_patient,
@@ -90,39 +91,39 @@ class ConsentVisibility:
 def _permits_by_data(
     conn: Connection, rule: TypeRule, resource_type: str, resource_id: str
 ) -> bool:
-    """First matching data exception decides; the index answers related/dependents."""
+    """First matching data exception decides; the index answers related/dependents,
+    asked only when such a reference is met."""
     sr = search_reference.c
-    refers_to = {
-        (r.target_type, r.target_id)
-        for r in conn.execute(
-            select(sr.target_type, sr.target_id).where(
-                sr.resource_type == resource_type, sr.resource_id == resource_id
-            )
-        )
-    }
+    refers_to: set[tuple[str, str]] | None = None
     referenced_by: dict[tuple[str, str], bool] = {}
 
-    def matches(ref: Any) -> bool:
+    def matches(ref: DataRef) -> bool:
+        nonlocal refers_to
         key = (ref.resource_type, ref.resource_id)
         if key == (resource_type, resource_id):
             return True
         if ref.meaning == "dependents":
+            if refers_to is None:
+                rows = conn.execute(
+                    select(sr.target_type, sr.target_id).where(
+                        sr.resource_type == resource_type, sr.resource_id == resource_id
+                    )
+                )
+                refers_to = {(r.target_type, r.target_id) for r in rows}
             return key in refers_to
         if ref.meaning == "related":
             if key not in referenced_by:
-                referenced_by[key] = (
-                    conn.execute(
-                        select(sr.resource_id)
-                        .where(
-                            sr.resource_type == ref.resource_type,
-                            sr.resource_id == ref.resource_id,
-                            sr.target_type == resource_type,
-                            sr.target_id == resource_id,
-                        )
-                        .limit(1)
-                    ).first()
-                    is not None
-                )
+                found = conn.execute(
+                    select(sr.resource_id)
+                    .where(
+                        sr.resource_type == ref.resource_type,
+                        sr.resource_id == ref.resource_id,
+                        sr.target_type == resource_type,
+                        sr.target_id == resource_id,
+                    )
+                    .limit(1)
+                ).first()
+                referenced_by[key] = found is not None
             return referenced_by[key]
         return False
 

@@ -55,7 +55,22 @@ def _type(table: FromClause, rule: TypeRule) -> ColumnElement[bool]:
 
 
 def _match(table: FromClause, exception: Exception_) -> ColumnElement[bool]:
-    return and_(*(or_(*(_ref(table, ref) for ref in level)) for level in exception.match))
+    return and_(*(_level(table, level) for level in exception.match))
+
+
+def _level(table: FromClause, refs: tuple[DataRef, ...]) -> ColumnElement[bool]:
+    """Any of the refs: the plain instances of one type as one IN list."""
+    c = table.c
+    instances: dict[str, list[str]] = {}
+    terms = []
+    for ref in refs:
+        if ref.meaning == "instance":
+            instances.setdefault(ref.resource_type, []).append(ref.resource_id)
+        else:
+            terms.append(_ref(table, ref))
+    for resource_type, ids in sorted(instances.items()):
+        terms.append(and_(c.resource_type == resource_type, c.id.in_(sorted(set(ids)))))
+    return or_(*terms)
 
 
 def _ref(table: FromClause, ref: DataRef) -> ColumnElement[bool]:
