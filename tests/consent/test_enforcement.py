@@ -368,3 +368,81 @@ def test_grant_and_revoke_operations(
     assert [e["resource"]["status"] for e in changed] == ["inactive"]
     assert nurse.ids("Goal") == []
     assert nurse.get("CarePlan/anna-plan").status_code == 403
+
+
+def test_every_interaction_is_filtered(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    read_only = _permit(
+        NURSE, action=_action("access"), **{"class": _classes("Goal", "Observation")}
+    )
+    assert admin.put(_consent("anna", read_only)).is_success
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    headers = {**nurse.headers, "Content-Type": "application/fhir+json"}
+    # vread and history
+    assert nurse.get("Goal/anna-goal/_history/1").status_code == 200
+    assert nurse.get("Condition/anna-cond/_history/1").status_code == 403
+    assert nurse.ids("Condition/anna-cond/_history") == []
+    assert nurse.ids("Goal/_history") == ["Goal/anna-goal"]
+    # conditional create does not reveal a hidden match: it creates as if none existed
+    hidden = {"resourceType": "Condition", "subject": {"reference": "Patient/anna"}}
+    created = http.post(
+        "/fhir/Condition",
+        json=hidden,
+        headers={**headers, "If-None-Exist": "_id=anna-cond"},
+    )
+    assert created.status_code == 403  # and writing a Condition is not allowed either
+    visible = http.post(
+        "/fhir/Goal",
+        json=admin.get("Goal/anna-goal").json(),
+        headers={**headers, "If-None-Exist": "_id=anna-goal"},
+    )
+    assert visible.status_code == 200  # the visible match is reported, nothing created
+    # PATCH needs correct, which this consent does not give
+    patch = http.patch(
+        "/fhir/Goal/anna-goal",
+        content=b'[{"op": "replace", "path": "/lifecycleStatus", "value": "cancelled"}]',
+        headers={**nurse.headers, "Content-Type": "application/json-patch+json"},
+    )
+    assert patch.status_code == 403
+    # batch entries are judged one by one
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": "Goal/anna-goal"}},
+            {"request": {"method": "GET", "url": "Condition/anna-cond"}},
+            {"request": {"method": "GET", "url": "Condition?subject=Patient/anna"}},
+        ],
+    }
+    result = http.post("/fhir", json=batch, headers=headers).json()
+    statuses = [e["response"]["status"].split()[0] for e in result["entry"]]
+    assert statuses == ["200", "403", "200"]
+    assert result["entry"][2]["resource"].get("total") == 0
+    # $zorgleefplan of a client who shared nothing of the plan
+    assert http.get("/fhir/Patient/anna/$zorgleefplan", headers=headers).status_code in (403, 404)
+
+
+def test_a_goal_moved_between_plans(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    plan_b = {
+        "resourceType": "CarePlan",
+        "id": "anna-plan-b",
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": "Patient/anna"},
+    }
+    assert admin.put(plan_b).is_success
+    only_plan_a = _permit(
+        NURSE, data=[{"meaning": "related", "reference": {"reference": "CarePlan/anna-plan"}}]
+    )
+    assert admin.put(_consent("anna", only_plan_a)).is_success
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    assert nurse.get("Goal/anna-goal").status_code == 200
+    plan_a = admin.get("CarePlan/anna-plan").json()
+    plan_a.pop("goal")
+    assert admin.put(plan_a).is_success
+    assert admin.put({**plan_b, "goal": [{"reference": "Goal/anna-goal"}]}).is_success
+    assert nurse.get("Goal/anna-goal").status_code == 403
+    assert nurse.ids("Goal") == []
