@@ -75,9 +75,13 @@ def identities_of(store: ResourceStore, actor: str, moment: int) -> Identities:
     elif kind == "PractitionerRole":
         stored = store.read("PractitionerRole", actor.removeprefix("PractitionerRole/"))
         roles = [parse_json(stored.content)] if stored and stored.content else []
-    for role in roles:
-        if role.get("active") is False or not current(role.get("period")):
-            continue
+    active_roles = [
+        role for role in roles if role.get("active") is not False and current(role.get("period"))
+    ]
+    if kind == "PractitionerRole" and not active_roles:
+        # a token acting as a role that is not (or no longer) active answers to nobody
+        return Identities(frozenset(), frozenset(), tuple(sorted(set(boundaries))))
+    for role in active_roles:
         references.add(f"PractitionerRole/{role.get('id')}")
         references.update(
             r
@@ -86,7 +90,7 @@ def identities_of(store: ResourceStore, actor: str, moment: int) -> Identities:
         )
     represented: set[str] = set()
     for team in _referrers(store, "CareTeam", "participant", references):
-        if team.get("status") != "active":
+        if team.get("status") != "active" or not current(team.get("period")):
             continue
         for participant in _participants(team):
             member = _reference(participant.get("member"))
@@ -124,8 +128,10 @@ def is_regiebehandelaar(
 ) -> bool:
     """A current regiebehandelaar in an active network of the client."""
     for team in _referrers(store, "CareTeam", "participant", references):
+        low, high = _bounds(team.get("period"))
         if (
             team.get("status") != "active"
+            or not low <= moment <= high
             or _reference(team.get("subject")) != f"Patient/{patient_id}"
         ):
             continue

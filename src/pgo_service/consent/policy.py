@@ -195,7 +195,7 @@ def compute(store: ResourceStore, requester: Requester, moment: int) -> Decision
         owned.add(requester.actor.removeprefix("Patient/"))
     if requester.patient_id is not None:
         owned &= {requester.patient_id}
-    provisions = _provisions(store, identities.references)
+    provisions = _provisions(store, identities.references) if identities.references else {}
     by_action = {}
     for action in ACTIONS:
         patients = {
