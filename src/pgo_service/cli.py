@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from .auth_cli import register_auth_commands
 from .config import Settings, get_settings
+from .sync_cli import register_sync_commands
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -138,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     spec.set_defaults(func=_openapi)
 
     register_auth_commands(commands)
+    register_sync_commands(commands)
     return parser
 
 

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     base_url: str | None = None
     secret_key: str | None = None  # encrypts TOTP secrets at rest
     dev_mode: bool = False  # allows http loopback redirect URIs and non-Secure cookies
+    # Hosts the sync may call besides those in the registry's allow list, separated by
+    # commas or spaces.
+    sync_allowed_hosts: str = ""
 
     def resolved_database_url(self) -> str:
         if self.database_url:

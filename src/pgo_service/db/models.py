@@ -154,3 +154,4 @@ INDEX_TABLES: dict[str, Table] = {
 }
 
 from . import auth_tables as auth_tables  # noqa: E402  (registers the auth tables on metadata)
+from . import sync_tables as sync_tables  # noqa: E402  (registers the sync tables on metadata)

@@ -1,0 +1,75 @@
+"""provider registry and allowed hosts
+
+Revision ID: 0006
+Revises: 0003
+Create Date: 2026-12-01 13:21:35.039083
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sync_list",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("sequence_number", sa.Integer(), nullable=False),
+        sa.Column("published_at", sa.DateTime(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_sync_list")),
+    )
+    op.create_table(
+        "sync_allowed_host",
+        sa.Column("hostname", sa.String(length=255), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("added_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("hostname", name=op.f("pk_sync_allowed_host")),
+    )
+    op.create_table(
+        "sync_provider",
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("listed", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_sync_provider")),
+    )
+    op.create_table(
+        "sync_data_service",
+        sa.Column("provider_name", sa.String(length=255), nullable=False),
+        sa.Column("service_id", sa.String(length=16), nullable=False),
+        sa.Column("authorization_endpoint", sa.String(length=1024), nullable=False),
+        sa.Column("token_endpoint", sa.String(length=1024), nullable=False),
+        sa.Column("fhir_version", sa.String(length=8), nullable=True),
+        sa.ForeignKeyConstraint(["provider_name"], ["sync_provider.name"]),
+        sa.PrimaryKeyConstraint("provider_name", "service_id", name=op.f("pk_sync_data_service")),
+    )
+    op.create_table(
+        "sync_resource_endpoint",
+        sa.Column("provider_name", sa.String(length=255), nullable=False),
+        sa.Column("service_id", sa.String(length=16), nullable=False),
+        sa.Column("system_role", sa.String(length=64), nullable=False),
+        sa.Column("uri", sa.String(length=1024), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["provider_name", "service_id"],
+            ["sync_data_service.provider_name", "sync_data_service.service_id"],
+        ),
+        sa.PrimaryKeyConstraint(
+            "provider_name", "service_id", "system_role", name=op.f("pk_sync_resource_endpoint")
+        ),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("sync_resource_endpoint")
+    op.drop_table("sync_data_service")
+    op.drop_table("sync_provider")
+    op.drop_table("sync_allowed_host")
+    op.drop_table("sync_list")
