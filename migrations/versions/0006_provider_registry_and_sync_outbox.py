@@ -1,4 +1,4 @@
-"""provider registry and allowed hosts
+"""provider registry, allowed hosts and the sync outbox
 
 Revision ID: 0006
 Revises: 0003
@@ -65,9 +65,58 @@ def upgrade() -> None:
             "provider_name", "service_id", "system_role", name=op.f("pk_sync_resource_endpoint")
         ),
     )
+    op.create_table(
+        "sync_job",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("provider_name", sa.String(length=255), nullable=True),
+        sa.Column("patient_id", sa.String(length=64), nullable=True),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=255), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("max_attempts", sa.Integer(), nullable=False),
+        sa.Column("run_after", sa.DateTime(), nullable=False),
+        sa.Column("locked_by", sa.String(length=128), nullable=True),
+        sa.Column("locked_until", sa.DateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_job")),
+    )
+    with op.batch_alter_table("sync_job", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sync_job_status_run_after"), ["status", "run_after"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sync_job_patient_id_provider_name_status"),
+            ["patient_id", "provider_name", "status"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sync_job_dedupe_key_status"), ["dedupe_key", "status"], unique=False
+        )
+    op.create_table(
+        "sync_counter",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", "kind", name=op.f("pk_sync_counter")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sync_counter")
+    with op.batch_alter_table("sync_job", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sync_job_dedupe_key_status"))
+        batch_op.drop_index(batch_op.f("ix_sync_job_patient_id_provider_name_status"))
+        batch_op.drop_index(batch_op.f("ix_sync_job_status_run_after"))
+    op.drop_table("sync_job")
     op.drop_table("sync_resource_endpoint")
     op.drop_table("sync_data_service")
     op.drop_table("sync_provider")

@@ -144,8 +144,118 @@ def _hosts(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from .db.engine import make_engine
+    from .sync.worker import WorkerConfig, WorkerThreads, default_handlers
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    workers = WorkerThreads(
+        engine, default_handlers(), WorkerConfig.from_settings(settings), count=args.threads
+    )
+
+    def stop(_signum: int, _frame: Any) -> None:
+        workers.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    workers.start()
+    print(f"pgo-service worker: {args.threads} thread(s) running", flush=True)
+    while not workers.stop_event.wait(1):
+        pass
+    workers.stop()
+    engine.dispose()
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .sync.jobs import STATUSES, dead_jobs, outbox_status
+
+    status, dead = _in_transaction(
+        lambda conn: (outbox_status(conn), dead_jobs(conn, args.dead)), write=False
+    )
+    totals = dict.fromkeys(STATUSES, 0)
+    for counts in status.counts.values():
+        for state, value in counts.items():
+            totals[state] += value
+    print("jobs: " + ", ".join(f"{state} {totals[state]}" for state in STATUSES))
+    for kind in sorted(status.counts):
+        counts = status.counts[kind]
+        print(f"  {kind}: " + ", ".join(f"{s} {counts.get(s, 0)}" for s in STATUSES))
+    if status.oldest_due is not None:
+        print(f"oldest queued job due since {status.oldest_due.isoformat()}Z")
+    for kind in sorted(status.counters):
+        counters = status.counters[kind]
+        print(f"counters {kind}: " + ", ".join(f"{n} {v}" for n, v in sorted(counters.items())))
+    if dead:
+        print("dead jobs (newest first):")
+    for job in dead:
+        where = " ".join(
+            part
+            for part in (
+                f"provider {job.provider_name}" if job.provider_name else "",
+                f"patient {job.patient_id}" if job.patient_id else "",
+            )
+            if part
+        )
+        print(
+            f"  #{job.id} {job.kind} {where} attempts {job.attempts}"
+            f" at {job.updated_at.isoformat()}Z: {job.last_error or ''}"
+        )
+    return 0
+
+
+def _requeue(args: argparse.Namespace) -> int:
+    from .sync.jobs import requeue
+
+    if not _in_transaction(lambda conn: requeue(conn, args.job_id, _now())):
+        return _fail(f"job {args.job_id} is not a dead job")
+    print(f"job {args.job_id} queued again")
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from .sync.jobs import cancel_jobs
+
+    count = _in_transaction(
+        lambda conn: cancel_jobs(
+            conn,
+            patient_id=args.patient,
+            provider_name=args.provider,
+            now=_now(),
+            reason=args.reason,
+        )
+    )
+    print(f"{count} jobs cancelled")
+    return 0
+
+
 def register_sync_commands(commands: Any) -> None:
-    """Add ``providers`` to the command's subparsers."""
+    """Add ``providers``, ``sync`` and ``worker`` to the command's subparsers."""
+    worker = commands.add_parser("worker", help="run the sync jobs of the outbox until stopped")
+    worker.add_argument("--threads", type=int, default=1, help="workers in this process")
+    worker.add_argument("--log-level", default="info")
+    worker.set_defaults(func=_worker)
+
+    sync = commands.add_parser("sync", help="the outbox of calls to providers").add_subparsers(
+        dest="sync_command", required=True
+    )
+    status = sync.add_parser("status", help="jobs per status, counters and the dead jobs")
+    status.add_argument("--dead", type=int, default=20, help="how many dead jobs to show")
+    status.set_defaults(func=_status)
+    again = sync.add_parser("requeue", help="send a dead job round again")
+    again.add_argument("job_id", type=int)
+    again.set_defaults(func=_requeue)
+    cancel = sync.add_parser("cancel", help="cancel the unfinished jobs of a patient at a provider")
+    cancel.add_argument("--patient", required=True, help="Patient id")
+    cancel.add_argument("--provider", required=True, help="Zorgaanbiedernaam")
+    cancel.add_argument("--reason", default="cancelled by an operator")
+    cancel.set_defaults(func=_cancel)
+
     providers = commands.add_parser(
         "providers", help="the provider registry and the hosts the service may call"
     ).add_subparsers(dest="providers_command", required=True)

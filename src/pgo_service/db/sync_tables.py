@@ -5,23 +5,29 @@ services with the authorization and token endpoints, and a resource endpoint per
 system role. Outbound calls are only made to hosts in ``sync_allowed_host`` (or in
 ``PGO_SYNC_ALLOWED_HOSTS``).
 
-Instants are naive UTC.
+``sync_job`` is the outbox: a row is written in the same transaction as the change
+that causes the call, and workers claim, run and record it. Payloads carry
+references, never a BSN or a token. ``sync_counter`` counts what the workers did,
+for the metrics. Instants are naive UTC.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     Table,
+    Text,
 )
 
-from .models import metadata
+from .models import AutoPk, metadata
 
 sync_list = Table(
     "sync_list",
@@ -69,4 +75,35 @@ sync_allowed_host = Table(
     Column("hostname", String(255), primary_key=True),
     Column("source", String(16), nullable=False),  # "operator" | "whitelist"
     Column("added_at", DateTime, nullable=False),
+)
+
+sync_job = Table(
+    "sync_job",
+    metadata,
+    Column("id", AutoPk, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("provider_name", String(255), nullable=True),
+    Column("patient_id", String(64), nullable=True),
+    Column("payload", Text, nullable=False),  # JSON: references only
+    Column("dedupe_key", String(255), nullable=True),
+    Column("status", String(12), nullable=False),  # queued|running|done|dead|cancelled
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("run_after", DateTime, nullable=False),
+    Column("locked_by", String(128), nullable=True),
+    Column("locked_until", DateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index(None, "status", "run_after"),
+    Index(None, "patient_id", "provider_name", "status"),
+    Index(None, "dedupe_key", "status"),
+)
+
+sync_counter = Table(
+    "sync_counter",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
