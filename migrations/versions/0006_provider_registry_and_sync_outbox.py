@@ -1,4 +1,4 @@
-"""provider registry, allowed hosts and the sync outbox
+"""provider registry, allowed hosts, the sync outbox and pushed versions
 
 Revision ID: 0006
 Revises: 0003
@@ -108,9 +108,28 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", "kind", name=op.f("pk_sync_counter")),
     )
+    op.create_table(
+        "sync_remote_version",
+        sa.Column("provider_name", sa.String(length=255), nullable=False),
+        sa.Column("service_id", sa.String(length=16), nullable=False),
+        sa.Column("resource_type", sa.String(length=40), nullable=False),
+        sa.Column("resource_id", sa.String(length=64), nullable=False),
+        sa.Column("identifier", sa.String(length=600), nullable=False),
+        sa.Column("remote_id", sa.String(length=128), nullable=True),
+        sa.Column("etag", sa.String(length=160), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "provider_name",
+            "service_id",
+            "resource_type",
+            "resource_id",
+            name=op.f("pk_sync_remote_version"),
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sync_remote_version")
     op.drop_table("sync_counter")
     with op.batch_alter_table("sync_job", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sync_job_dedupe_key_status"))

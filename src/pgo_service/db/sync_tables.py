@@ -8,7 +8,8 @@ system role. Outbound calls are only made to hosts in ``sync_allowed_host`` (or 
 ``sync_job`` is the outbox: a row is written in the same transaction as the change
 that causes the call, and workers claim, run and record it. Payloads carry
 references, never a BSN or a token. ``sync_counter`` counts what the workers did,
-for the metrics. Instants are naive UTC.
+for the metrics. ``sync_remote_version`` keeps the provider's version of what was
+pushed to it, so the next push can say ``If-Match``. Instants are naive UTC.
 """
 
 from __future__ import annotations
@@ -106,4 +107,17 @@ sync_counter = Table(
     Column("name", String(64), primary_key=True),
     Column("kind", String(40), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+sync_remote_version = Table(
+    "sync_remote_version",
+    metadata,
+    Column("provider_name", String(255), primary_key=True),
+    Column("service_id", String(16), primary_key=True),
+    Column("resource_type", String(40), primary_key=True),
+    Column("resource_id", String(64), primary_key=True),  # ours
+    Column("identifier", String(600), nullable=False),  # system|value it was pushed under
+    Column("remote_id", String(128), nullable=True),
+    Column("etag", String(160), nullable=False),  # the provider's version, for If-Match
+    Column("updated_at", DateTime, nullable=False),
 )
