@@ -38,6 +38,8 @@ _BSN_SYSTEMS = frozenset(
     {"http://fhir.nl/fhir/NamingSystem/bsn", "urn:oid:2.16.840.1.113883.2.4.6.3"}
 )
 _FHIR_JSON = "application/fhir+json"
+_ETAG_LENGTH = 160  # the columns of sync_remote_version
+_IDENTIFIER_LENGTH = 600
 
 
 class TokenSource(Protocol):
@@ -207,8 +209,8 @@ def push_handler(tokens: TokenSource) -> Handler:
             answer = _json(response) or {}
             version = response.headers.get("ETag") or _meta_version(answer)
             remote_id = answer.get("id")
-        if version is None:
-            return
+        if version is None or len(version) > _ETAG_LENGTH or len(identifier) > _IDENTIFIER_LENGTH:
+            return  # unknown or unstorable: the next push goes without If-Match
         with transaction(context.engine) as conn:
             _remember_version(
                 conn,
