@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from .auth_cli import register_auth_commands
 from .config import Settings, get_settings
+from .sync_cli import register_sync_commands
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -23,18 +24,32 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api.app import create_app
+    from .db.engine import is_sqlite, make_engine
     from .db.migrate import upgrade
+    from .sync.worker import WorkerConfig, WorkerThreads, default_handlers
 
     settings = _settings(args)
     upgrade(settings.resolved_database_url())
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        workers=1,
-        log_level=args.log_level,
-        access_log=False,
-    )
+    engine = make_engine(settings.resolved_database_url())
+    # SQLite has one writer: the sync worker runs here, on the same engine, rather
+    # than as a process of its own.
+    workers = None
+    if is_sqlite(engine) and settings.sync_in_process_worker:
+        workers = WorkerThreads(engine, default_handlers(), WorkerConfig.from_settings(settings))
+        workers.start()
+    try:
+        uvicorn.run(
+            create_app(settings, engine),
+            host=args.host,
+            port=args.port,
+            workers=1,
+            log_level=args.log_level,
+            access_log=False,
+        )
+    finally:
+        if workers is not None:
+            workers.stop(timeout=30)
+        engine.dispose()
     return 0
 
 
@@ -138,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     spec.set_defaults(func=_openapi)
 
     register_auth_commands(commands)
+    register_sync_commands(commands)
     return parser
 
 

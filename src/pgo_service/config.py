@@ -21,6 +21,17 @@ class Settings(BaseSettings):
     base_url: str | None = None
     secret_key: str | None = None  # encrypts TOTP secrets at rest
     dev_mode: bool = False  # allows http loopback redirect URIs and non-Secure cookies
+    # Hosts the sync may call besides those in the registry's allow list, separated by
+    # commas or spaces.
+    sync_allowed_hosts: str = ""
+    sync_max_attempts: int = 10  # then a job is dead (dead-letter), visible in sync status
+    sync_lease_seconds: float = 120.0  # a claimed job whose worker is silent this long is retried
+    sync_backoff_base_seconds: float = 5.0  # exponential backoff with full jitter ...
+    sync_backoff_cap_seconds: float = 3600.0  # ... up to this
+    sync_retry_after_cap_seconds: float = 86400.0  # the longest Retry-After honoured
+    sync_http_timeout_seconds: float = 10.0  # connect, read, write and pool, each
+    sync_poll_seconds: float = 1.0  # how often an idle worker looks for work
+    sync_in_process_worker: bool = True  # on SQLite, `serve` runs the worker in its process
 
     def resolved_database_url(self) -> str:
         if self.database_url:

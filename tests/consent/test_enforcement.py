@@ -9,10 +9,14 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from pgo_service.api.app import create_app
 from pgo_service.config import Settings
+from pgo_service.db.engine import transaction
+from pgo_service.db.sync_tables import sync_job
+from pgo_service.sync.jobs import enqueue
+from pgo_service.sync.registry import PROVIDER_NAME_SYSTEM
 
 from ..conftest import TEST_SECRET_KEY
 from ..support.tokens import actor_token, system_token
@@ -446,3 +450,33 @@ def test_a_goal_moved_between_plans(
     assert admin.put({**plan_b, "goal": [{"reference": "Goal/anna-goal"}]}).is_success
     assert nurse.get("Goal/anna-goal").status_code == 403
     assert nurse.ids("Goal") == []
+
+
+def test_revocation_cancels_queued_sync_jobs_to_that_provider(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    hospital = {
+        "resourceType": "Organization",
+        "id": "ziekenhuis",
+        "identifier": [{"system": PROVIDER_NAME_SYSTEM, "value": "ziekenhuis-noord"}],
+    }
+    assert admin.put(hospital).is_success
+    assert admin.put(_consent("anna", _permit("Organization/ziekenhuis"))).is_success
+    now = datetime.now(UTC)
+    with transaction(db_engine) as conn:
+        for patient in ("anna", "bert"):
+            enqueue(
+                conn,
+                "push",
+                {"resource": f"CarePlan/{patient}-plan"},
+                now=now,
+                max_attempts=3,
+                provider_name="ziekenhuis-noord",
+                patient_id=patient,
+            )
+    own = Http(http, actor_token(db_engine, "Patient/anna", patient_id="anna"))
+    consent = own.get("Consent/c1").json()
+    assert own.put({**consent, "status": "inactive"}).status_code == 200
+    with transaction(db_engine) as conn:
+        statuses = dict(conn.execute(select(sync_job.c.patient_id, sync_job.c.status)).all())
+    assert statuses == {"anna": "cancelled", "bert": "queued"}

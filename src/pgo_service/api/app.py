@@ -19,6 +19,7 @@ from .oauth_pages import router as oauth_pages_router
 from .oauth_routes import router as oauth_router
 from .oauth_web import OAuthRuntime
 from .security import BearerAccess, CorrelationIdMiddleware
+from .sync_routes import build_sync_router
 
 
 def build_gateway(
@@ -82,4 +83,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(oauth_router)
     app.include_router(oauth_pages_router)
     app.include_router(account_router)
+    app.include_router(build_sync_router(engine))
     return app

@@ -13,6 +13,8 @@ from ..fhir.interactions.context import Change, Context
 from ..fhir.jsonio import parse_json
 from ..fhir.search.normalize import to_micros
 from ..fhir.store import utc_now
+from ..sync.jobs import cancel_jobs
+from ..sync.registry import PROVIDER_NAME_SYSTEM
 from .identities import is_regiebehandelaar
 from .policy import Decisions, bump_epoch
 from .provisions import CORRECT, MEANINGS, consent_patient, counts, flatten
@@ -79,6 +81,8 @@ def _permitted_actors(document: dict[str, Any] | None) -> dict[str, set[str]]:
 
 
 def _revoke_lost_access(ctx: Context, change: Change, now: datetime) -> None:
+    """Tokens of an actor the client's consent stops permitting are revoked, and the
+    outbox's unfinished jobs to the provider that actor is are cancelled."""
     before = None
     if change.current is not None and change.current.content:
         before = parse_json(change.current.content)
@@ -87,6 +91,29 @@ def _revoke_lost_access(ctx: Context, change: Change, now: datetime) -> None:
     for patient_id, actors in old.items():
         for actor in sorted(actors - new.get(patient_id, set())):
             revoke_for_client(ctx.store.conn, actor, patient_id, now)
+            for provider in _provider_names(ctx, actor):
+                cancel_jobs(
+                    ctx.store.conn,
+                    patient_id=patient_id,
+                    provider_name=provider,
+                    now=now,
+                    reason="the client's consent no longer permits this provider",
+                )
+
+
+def _provider_names(ctx: Context, actor: str) -> list[str]:
+    if not actor.startswith("Organization/"):
+        return []
+    stored = ctx.store.read("Organization", actor.removeprefix("Organization/"))
+    if stored is None or not stored.content:
+        return []
+    return [
+        i["value"]
+        for i in parse_json(stored.content).get("identifier") or []
+        if isinstance(i, dict)
+        and i.get("system") == PROVIDER_NAME_SYSTEM
+        and isinstance(i.get("value"), str)
+    ]
 
 
 class RequesterRule:

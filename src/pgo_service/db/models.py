@@ -153,7 +153,6 @@ INDEX_TABLES: dict[str, Table] = {
     "uri": search_uri,
 }
 
-from . import auth_tables as auth_tables  # noqa: E402  (registers the auth tables on metadata)
 
 # One row, bumped by every write that can change an access decision (a Consent, a
 # network, a professional's role): a process compares it with the value its cached
@@ -164,3 +163,6 @@ policy_epoch = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("value", BigInteger, nullable=False),
 )
+
+from . import auth_tables as auth_tables  # noqa: E402  (registers the auth tables on metadata)
+from . import sync_tables as sync_tables  # noqa: E402  (registers the sync tables on metadata)

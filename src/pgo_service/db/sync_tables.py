@@ -1,0 +1,123 @@
+"""Tables of the provider sync (``pgo_service.sync``).
+
+The provider registry comes from MedMij's provider list (ZAL): providers, their data
+services with the authorization and token endpoints, and a resource endpoint per
+system role. Outbound calls are only made to hosts in ``sync_allowed_host`` (or in
+``PGO_SYNC_ALLOWED_HOSTS``).
+
+``sync_job`` is the outbox: a row is written in the same transaction as the change
+that causes the call, and workers claim, run and record it. Payloads carry
+references, never a BSN or a token. ``sync_counter`` counts what the workers did,
+for the metrics. ``sync_remote_version`` keeps the provider's version of what was
+pushed to it, so the next push can say ``If-Match``. Instants are naive UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from .models import AutoPk, metadata
+
+sync_list = Table(
+    "sync_list",
+    metadata,
+    Column("name", String(40), primary_key=True),  # "zal" | "whitelist"
+    Column("sequence_number", Integer, nullable=False),
+    Column("published_at", DateTime, nullable=False),  # the list's Tijdstempel
+    Column("imported_at", DateTime, nullable=False),
+)
+
+sync_provider = Table(
+    "sync_provider",
+    metadata,
+    Column("name", String(255), primary_key=True),  # Zorgaanbiedernaam, e.g. "x@medmij"
+    Column("listed", Boolean, nullable=False),  # false once a newer list drops it
+    Column("updated_at", DateTime, nullable=False),
+)
+
+sync_data_service = Table(
+    "sync_data_service",
+    metadata,
+    Column("provider_name", String(255), ForeignKey("sync_provider.name"), primary_key=True),
+    Column("service_id", String(16), primary_key=True),  # GegevensdienstId
+    Column("authorization_endpoint", String(1024), nullable=False),
+    Column("token_endpoint", String(1024), nullable=False),
+    Column("fhir_version", String(8), nullable=True),  # stated by the operator; else by id
+)
+
+sync_resource_endpoint = Table(
+    "sync_resource_endpoint",
+    metadata,
+    Column("provider_name", String(255), primary_key=True),
+    Column("service_id", String(16), primary_key=True),
+    Column("system_role", String(64), primary_key=True),  # Systeemrolcode
+    Column("uri", String(1024), nullable=False),
+    ForeignKeyConstraint(
+        ["provider_name", "service_id"],
+        ["sync_data_service.provider_name", "sync_data_service.service_id"],
+    ),
+)
+
+sync_allowed_host = Table(
+    "sync_allowed_host",
+    metadata,
+    Column("hostname", String(255), primary_key=True),
+    Column("source", String(16), nullable=False),  # "operator" | "whitelist"
+    Column("added_at", DateTime, nullable=False),
+)
+
+sync_job = Table(
+    "sync_job",
+    metadata,
+    Column("id", AutoPk, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("provider_name", String(255), nullable=True),
+    Column("patient_id", String(64), nullable=True),
+    Column("payload", Text, nullable=False),  # JSON: references only
+    Column("dedupe_key", String(255), nullable=True),
+    Column("status", String(12), nullable=False),  # queued|running|done|dead|cancelled
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("run_after", DateTime, nullable=False),
+    Column("locked_by", String(128), nullable=True),
+    Column("locked_until", DateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index(None, "status", "run_after"),
+    Index(None, "patient_id", "provider_name", "status"),
+    Index(None, "dedupe_key", "status"),
+)
+
+sync_counter = Table(
+    "sync_counter",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+sync_remote_version = Table(
+    "sync_remote_version",
+    metadata,
+    Column("provider_name", String(255), primary_key=True),
+    Column("service_id", String(16), primary_key=True),
+    Column("resource_type", String(40), primary_key=True),
+    Column("resource_id", String(64), primary_key=True),  # ours
+    Column("identifier", String(600), nullable=False),  # system|value it was pushed under
+    Column("remote_id", String(128), nullable=True),
+    Column("etag", String(160), nullable=False),  # the provider's version, for If-Match
+    Column("updated_at", DateTime, nullable=False),
+)
