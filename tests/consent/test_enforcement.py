@@ -13,8 +13,10 @@ from sqlalchemy import Engine, select
 
 from pgo_service.api.app import create_app
 from pgo_service.config import Settings
+from pgo_service.consent import DisclosureGate
 from pgo_service.db.engine import transaction
 from pgo_service.db.sync_tables import sync_job
+from pgo_service.fhir.store import ResourceStore
 from pgo_service.sync.jobs import enqueue
 from pgo_service.sync.registry import PROVIDER_NAME_SYSTEM
 
@@ -480,3 +482,36 @@ def test_revocation_cancels_queued_sync_jobs_to_that_provider(
     with transaction(db_engine) as conn:
         statuses = dict(conn.execute(select(sync_job.c.patient_id, sync_job.c.status)).all())
     assert statuses == {"anna": "cancelled", "bert": "queued"}
+
+
+def test_disclosure_to_a_provider_follows_consent_when_the_job_runs(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    hospital = {
+        "resourceType": "Organization",
+        "id": "ziekenhuis",
+        "identifier": [{"system": PROVIDER_NAME_SYSTEM, "value": "ziekenhuis-noord"}],
+    }
+    assert admin.put(hospital).is_success
+    gate = DisclosureGate()
+
+    def may_send(reference: str) -> bool:
+        with transaction(db_engine, write=False) as conn:
+            stored = ResourceStore(conn).read(*reference.split("/"))
+            assert stored is not None
+            return gate(conn, stored, "ziekenhuis-noord")
+
+    assert not may_send("CarePlan/anna-plan")  # no consent
+    reading = _permit("Organization/ziekenhuis", action=_action("access"))
+    assert admin.put(_consent("anna", reading)).is_success
+    assert not may_send("CarePlan/anna-plan")  # reading is not receiving
+    sharing = _permit(
+        "Organization/ziekenhuis", action=_action("disclose"), **{"class": _classes("CarePlan")}
+    )
+    assert admin.put(_consent("anna", sharing)).is_success
+    assert may_send("CarePlan/anna-plan")
+    assert not may_send("Condition/anna-cond")
+    assert not may_send("CarePlan/bert-plan")
+    ended = {**sharing, "period": {"end": "2020-01-01"}}
+    assert admin.put(_consent("anna", ended)).is_success
+    assert not may_send("CarePlan/anna-plan")

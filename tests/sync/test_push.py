@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, select
 from pgo_service.db.engine import transaction
 from pgo_service.db.sync_tables import sync_job, sync_remote_version
 from pgo_service.sync.jobs import DEAD, DONE
-from pgo_service.sync.push import PUSH, enqueue_push, push_handler
+from pgo_service.sync.push import PUSH, DisclosureCheck, enqueue_push, push_handler
 from pgo_service.sync.registry import import_zal, set_fhir_version
 from pgo_service.sync.worker import Worker, WorkerConfig
 
@@ -63,7 +63,9 @@ def _tokens(token: str | None = TOKEN) -> Any:
     return source
 
 
-def _worker(engine: Engine, token: str | None = TOKEN) -> Worker:
+def _worker(
+    engine: Engine, token: str | None = TOKEN, may_disclose: DisclosureCheck | None = None
+) -> Worker:
     config = WorkerConfig(
         lease=timedelta(seconds=60),
         backoff_base=1.0,
@@ -74,7 +76,8 @@ def _worker(engine: Engine, token: str | None = TOKEN) -> Worker:
         extra_hosts=frozenset({"127.0.0.1"}),
         dev_mode=True,
     )
-    return Worker(engine, {PUSH: push_handler(_tokens(token))}, config, rng=random.Random(1))
+    handler = push_handler(_tokens(token), may_disclose)
+    return Worker(engine, {PUSH: handler}, config, rng=random.Random(1))
 
 
 def _agreement(client: FhirClient, value: str, **extra: Any) -> tuple[str, str, dict[str, Any]]:
@@ -252,3 +255,24 @@ def test_a_bsn_never_identifies_a_push(registered: Engine) -> None:
             now=T0,
             max_attempts=3,
         )
+
+
+def test_nothing_is_sent_without_the_clients_consent_when_the_job_runs(
+    client: FhirClient, registered: Engine, medplum: MedplumPeer
+) -> None:
+    value = str(uuid.uuid4())
+    anna, plan_id, _ = _agreement(client, value, title="Alleen met toestemming")
+    asked: list[str] = []
+
+    def refuse(conn: Any, stored: Any, provider: str) -> bool:
+        asked.append(f"{stored.resource_type}/{stored.id} to {provider}")
+        return False
+
+    worker = _worker(registered, may_disclose=refuse)
+    job = _push(registered, anna, plan_id)
+    assert worker.run_once()
+    worker.close()
+    assert asked == [f"CarePlan/{plan_id} to {PROVIDER}"]
+    assert _job(registered, job).status == DEAD
+    assert "consent" in _job(registered, job).last_error
+    assert _at_provider(medplum, value) == []

@@ -11,6 +11,7 @@ from ..fhir.errors import Category, FhirError
 from ..fhir.interactions.context import Change, Context, Operation, WriteRule
 from . import operations as consent_operations
 from .audit import AccessRecord, AuditWriter
+from .disclosure import DisclosureGate
 from .policy import ConsentVisibility, Decisions, PolicyDecisionPoint, Requester
 from .rules import RequesterRule, global_rule
 from .search_params import register_search_params
@@ -18,6 +19,7 @@ from .search_params import register_search_params
 __all__ = [
     "AccessRecord",
     "ConsentEnforcement",
+    "DisclosureGate",
     "RequestPolicy",
     "Requester",
     "register_search_params",

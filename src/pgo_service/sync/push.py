@@ -17,7 +17,7 @@ answer was lost), which counts as done.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db.engine import transaction
 from ..db.sync_tables import sync_remote_version
-from ..fhir.store import ResourceStore
+from ..fhir.store import ResourceStore, StoredVersion
 from .jobs import ClaimedJob, enqueue
 from .outbound import JobFailed, raise_for_outcome
 from .registry import data_service
@@ -144,7 +144,12 @@ def _without_server_fields(resource: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if k not in ("id", "meta")}
 
 
-def push_handler(tokens: TokenSource) -> Handler:
+# Whether the client's consent lets this stored resource go to this provider now
+# (action ``disclose``); the consent package supplies it, checked when the job runs.
+DisclosureCheck = Callable[[Connection, StoredVersion, str], bool]
+
+
+def push_handler(tokens: TokenSource, may_disclose: DisclosureCheck | None = None) -> Handler:
     def push(job: ClaimedJob, context: JobContext) -> None:
         provider = job.provider_name
         payload = job.payload
@@ -157,6 +162,11 @@ def push_handler(tokens: TokenSource) -> Handler:
             stored = ResourceStore(conn).read(resource_type, resource_id)
             token = tokens(conn, provider, service_id, job.patient_id)
             known = _known_version(conn, provider, service_id, resource_type, resource_id)
+            disclosed = (
+                may_disclose is not None
+                and stored is not None
+                and may_disclose(conn, stored, provider)
+            )
         if service is None:
             raise JobFailed(f"{provider} is not listed with data service {service_id}")
         if service.fhir_version != "R4":
@@ -168,6 +178,8 @@ def push_handler(tokens: TokenSource) -> Handler:
             raise JobFailed(f"{provider} data service {service_id} has no resource endpoint")
         if stored is None or stored.deleted or stored.content is None:
             raise JobFailed(f"{resource_type}/{resource_id} is gone; nothing to push")
+        if may_disclose is not None and not disclosed:
+            raise JobFailed(f"the client's consent does not let {provider} receive this")
         if token is None:
             raise JobFailed(f"no access token for this client at {provider}")
         resource = json.loads(stored.content)
