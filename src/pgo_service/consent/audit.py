@@ -176,8 +176,7 @@ class AuditWriter:
             return
         try:
             with transaction(self.engine) as conn:
-                store = ResourceStore(conn)
-                for event in batch:
-                    store.write("AuditEvent", str(uuid.uuid4()), event, None, method="POST")
+                events = ((str(uuid.uuid4()), event) for event in batch)
+                ResourceStore(conn).create_many("AuditEvent", events)
         except Exception:  # the audit must not take the service down; say so loudly
             log.exception("writing %d audit events failed", len(batch))

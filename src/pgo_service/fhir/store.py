@@ -276,6 +276,45 @@ class ResourceStore:
             resource_type, resource_id, version_id, moment, False, content, method, patient_id
         )
 
+    def create_many(self, resource_type: str, bodies: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Store new resources (each its version 1) with one statement per table.
+
+        For records the service writes in bulk, such as the audit trail; the ids must
+        be new. Returns how many were stored."""
+        currents: list[dict[str, Any]] = []
+        versions: list[dict[str, Any]] = []
+        index_rows: dict[str, list[dict[str, Any]]] = {}
+        for resource_id, body in bodies:
+            moment = self.clock()
+            meta = {**(body.get("meta") or {}), "versionId": "1"}
+            meta["lastUpdated"] = format_instant(moment)
+            document = {**body, "resourceType": resource_type, "id": resource_id, "meta": meta}
+            patient_id = patient_compartment(resource_type, document)
+            row = {
+                "resource_type": resource_type,
+                "id": resource_id,
+                "version_id": 1,
+                "last_updated": _naive(moment),
+                "deleted": False,
+                "patient_id": patient_id,
+                "content": dump_json(document),
+            }
+            currents.append(row)
+            versions.append({**row, "method": "POST"})
+            for entry in extract(resource_type, document):
+                values = {name: getattr(entry, name) for name in entry.__slots__}
+                values.update(
+                    resource_type=resource_type, resource_id=resource_id, patient_id=patient_id
+                )
+                index_rows.setdefault(entry.kind, []).append(values)
+        if not currents:
+            return 0
+        self.conn.execute(_INSERT_CURRENT, currents)
+        self.conn.execute(_INSERT_VERSION, versions)
+        for kind, rows in index_rows.items():
+            self.conn.execute(_INSERT_INDEX[kind], rows)
+        return len(currents)
+
     def delete(self, current: StoredVersion) -> StoredVersion:
         version_id = current.version_id + 1
         moment = self._next_instant(current)
