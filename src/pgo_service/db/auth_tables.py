@@ -55,6 +55,8 @@ app_user = Table(
     Column("totp_secret", LargeBinary, nullable=False),  # encrypted
     Column("actor_reference", String(128), nullable=False),  # Patient/x or RelatedPerson/x
     Column("created_at", DateTime, nullable=False),
+    # The TOTP time step of the last accepted code: that code and older ones are spent.
+    Column("totp_last_step", Integer, nullable=True),
 )
 
 represented_patient = Table(
