@@ -57,10 +57,16 @@ def _clients_add(args: argparse.Namespace) -> int:
         system=args.system,
         hostname=args.hostname,
     )
-    dev_mode = get_settings().dev_mode
+    settings = get_settings()
     try:
         client = _in_transaction(
-            lambda conn: register_client(conn, registration, utc_now(), dev_mode=dev_mode)
+            lambda conn: register_client(
+                conn,
+                registration,
+                utc_now(),
+                dev_mode=settings.dev_mode,
+                provider_name=settings.provider_name,
+            )
         )
     except AdminError as error:
         return _fail(str(error))
@@ -122,6 +128,7 @@ def _token(args: argparse.Namespace) -> int:
                 patient_id=args.patient,
                 now=utc_now(),
                 ttl=timedelta(seconds=args.ttl),
+                provider_name=get_settings().provider_name,
             )
         )
     except AdminError as error:

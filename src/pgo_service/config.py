@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_PROVIDER_NAME = "pgo-service"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PGO_", extra="ignore")
@@ -21,6 +23,8 @@ class Settings(BaseSettings):
     base_url: str | None = None
     secret_key: str | None = None  # encrypts TOTP secrets at rest
     dev_mode: bool = False  # allows http loopback redirect URIs and non-Secure cookies
+    # This service's name in MedMij-style scopes (<provider name>~<data service>).
+    provider_name: str = DEFAULT_PROVIDER_NAME
 
     def resolved_database_url(self) -> str:
         if self.database_url:

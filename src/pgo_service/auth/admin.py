@@ -11,6 +11,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, KeySetSerialization
 from sqlalchemy import Connection
 
+from ..config import DEFAULT_PROVIDER_NAME
 from .audit import AuditRecord, write_audit
 from .clients import CONFIDENTIAL, PRIVATE_KEY_JWT, PUBLIC, ClientRepository, OAuthClient
 from .crypto import SecretBox, b32_secret, hash_password
@@ -45,7 +46,12 @@ class ClientRegistration:
 
 
 def register_client(
-    conn: Connection, reg: ClientRegistration, now: datetime, *, dev_mode: bool = False
+    conn: Connection,
+    reg: ClientRegistration,
+    now: datetime,
+    *,
+    dev_mode: bool = False,
+    provider_name: str = DEFAULT_PROVIDER_NAME,
 ) -> OAuthClient:
     if sum([reg.public, reg.secret is not None, reg.jwks is not None]) != 1:
         raise AdminError("choose exactly one of --public, --secret and --jwks")
@@ -55,7 +61,7 @@ def register_client(
         if problem:
             raise AdminError(f"redirect URI {uri}: {problem}")
     try:
-        scopes = ScopeSet.parse(reg.scopes)
+        scopes = ScopeSet.parse(reg.scopes, provider_name)
     except OAuthError as exc:
         raise AdminError(str(exc)) from exc
     if "system" in scopes.contexts and not reg.system:
@@ -154,6 +160,7 @@ def mint_token(
     now: datetime,
     patient_id: str | None = None,
     ttl: timedelta = ACCESS_TOKEN_LIFETIME,
+    provider_name: str = DEFAULT_PROVIDER_NAME,
 ) -> str:
     """An access token for operators and automated tests, audited like any other."""
     kind, _, ident = subject.partition("/")
@@ -163,10 +170,10 @@ def mint_token(
     if client is None:
         raise AdminError(f"unknown client {client_id!r}")
     try:
-        scopes = ScopeSet.parse(scope)
+        scopes = ScopeSet.parse(scope, provider_name)
     except OAuthError as exc:
         raise AdminError(str(exc)) from exc
-    if not scopes.within(ScopeSet.parse(client.allowed_scopes)):
+    if not scopes.within(ScopeSet.stored(client.allowed_scopes)):
         raise AdminError("the scope exceeds what the client is registered for")
     if "system" in scopes.contexts and not client.is_system:
         raise AdminError("system/ scopes need a client registered with --system")

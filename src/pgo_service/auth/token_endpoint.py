@@ -35,6 +35,7 @@ class TokenRequest:
     headers: Mapping[str, str]  # lower-case names
     audience: tuple[str, ...]  # what a client assertion's aud may be
     now: datetime
+    provider_name: str  # the name MedMij-style scopes must carry
     correlation_id: str | None = None
 
 
@@ -125,8 +126,8 @@ def _refresh_token(conn: Connection, client: OAuthClient, request: TokenRequest)
         raise invalid_grant("The authorization was revoked")
     scope = stored.scope
     if request.form.get("scope"):
-        narrower = ScopeSet.parse(request.form["scope"])
-        if not narrower.within(ScopeSet.parse(stored.scope)):
+        narrower = ScopeSet.parse(request.form["scope"], request.provider_name)
+        if not narrower.within(ScopeSet.stored(stored.scope)):
             raise invalid_scope("A refresh may only narrow the granted scope (RFC 6749 §6)")
         scope = str(narrower)
     _audit(conn, request, "refresh", client, grant_id=grant.id)
@@ -139,8 +140,9 @@ def _client_credentials(
     """For the operator's own back ends only (SMART Backend Services style)."""
     if not client.is_system or client.is_public:
         raise unauthorized_client("client_credentials is only for registered system clients")
-    allowed = ScopeSet.parse(client.allowed_scopes)
-    requested = ScopeSet.parse(request.form.get("scope") or client.allowed_scopes)
+    allowed = ScopeSet.stored(client.allowed_scopes)
+    asked = request.form.get("scope")
+    requested = ScopeSet.parse(asked, request.provider_name) if asked else allowed
     if not requested.within(allowed) or requested.contexts - {"system"}:
         raise invalid_scope("Scope not allowed for this client")
     _audit(conn, request, "token", client)
