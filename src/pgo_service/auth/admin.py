@@ -100,17 +100,22 @@ def _hostname(reg: ClientRegistration) -> str:
 
 
 def import_ocl(conn: Connection, document: bytes, now: datetime) -> int:
-    """Add or rename the listed clients; returns how many. Refuses an older list."""
+    """Add or rename the listed clients; returns how many.
+
+    Refuses a list that is not newer (Volgnummer) than the one imported last. The
+    caller runs this in one transaction: on any error nothing of the list is kept.
+    """
     try:
         listing = parse_ocl(document)
     except OclError as exc:
-        raise AdminError(str(exc)) from exc
+        raise AdminError(f"invalid OAuth client list: {exc}") from exc
     repo = ClientRepository(conn)
     previous = repo.list_sequence(OCL)
-    if previous is not None and listing.sequence_number < previous:
+    if previous is not None and listing.sequence_number <= previous:
+        relation = "the same as" if listing.sequence_number == previous else "older than"
         raise AdminError(
-            f"this list (Volgnummer {listing.sequence_number}) is older than the imported one"
-            f" ({previous})"
+            f"this list (Volgnummer {listing.sequence_number}) is {relation} the one imported"
+            f" last (Volgnummer {previous}); only a newer list is imported"
         )
     for entry in listing.entries:
         client = repo.get(entry.hostname) or OAuthClient(entry.hostname, "", entry.hostname)
