@@ -71,6 +71,8 @@ def _clients_add(args: argparse.Namespace) -> int:
     except AdminError as error:
         return _fail(str(error))
     print(f"client {client.client_id} ({client.kind}) registered")
+    if client.disabled:
+        print("note: this client is disabled until an OAuth client list names it again")
     return 0
 
 
@@ -80,10 +82,12 @@ def _clients_import_ocl(args: argparse.Namespace) -> int:
 
     document = Path(args.file).read_bytes()
     try:
-        count = _in_transaction(lambda conn: import_ocl(conn, document, utc_now()))
+        result = _in_transaction(lambda conn: import_ocl(conn, document, utc_now()))
     except AdminError as error:
         return _fail(str(error))
-    print(f"{count} clients imported")
+    print(f"{result.imported} clients imported")
+    if result.disabled:
+        print(f"disabled (no longer on the list): {', '.join(result.disabled)}")
     return 0
 
 

@@ -91,3 +91,14 @@ def test_clients_users_and_tokens(cli: Cli, tmp_path: Path) -> None:
         "--scope", "system/*.cruds",
     )  # fmt: skip
     assert too_much.returncode == 2
+
+    ocl.write_text(OCL.format(number=9, name="Ander").replace("app.pgo.example", "ander.example"))
+    dropped = cli("clients", "import-ocl", str(ocl))
+    assert dropped.returncode == 0, dropped.stderr
+    assert "disabled (no longer on the list): app.pgo.example" in dropped.stdout
+    disabled = cli(
+        "token", "--subject", "Patient/anna", "--client", "app.pgo.example",
+        "--scope", "patient/CarePlan.rs",
+    )  # fmt: skip
+    assert disabled.returncode == 2
+    assert "no longer on the client list" in disabled.stderr

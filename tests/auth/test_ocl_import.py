@@ -1,14 +1,27 @@
-"""Importing MedMij's OAuth client list: strict checks, newer lists only, all or nothing."""
+"""Importing MedMij's OAuth client list: strict checks, newer lists only, all or nothing,
+and apps that drop off the list lose their access."""
 
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from pgo_service.auth.admin import AdminError, import_ocl
+from pgo_service.auth.admin import AdminError, import_ocl, mint_token
 from pgo_service.auth.tokens import utc_now
 from pgo_service.db.auth_tables import client_list, oauth_client
 from pgo_service.db.engine import transaction
+
+from .builders import (
+    CONFIDENTIAL_APP,
+    CONFIDENTIAL_REDIRECT,
+    CONFIDENTIAL_SECRET,
+    PUBLIC_APP,
+    Account,
+    FormBrowser,
+    authorize_request,
+    exchange,
+)
 
 NS = "xmlns://afsprakenstelsel.medmij.nl/oauthclientlist/release2/"
 
@@ -48,7 +61,7 @@ def ocl_xml(
 
 def _import(engine: Engine, document: bytes) -> int:
     with transaction(engine) as conn:
-        return import_ocl(conn, document, utc_now())
+        return import_ocl(conn, document, utc_now()).imported
 
 
 def _state(engine: Engine) -> tuple[dict[str, str], int | None]:
@@ -128,3 +141,70 @@ def test_an_older_or_the_same_list_is_refused(db_engine: Engine, number: int) ->
     with pytest.raises(AdminError, match="only a newer list is imported"):
         _import(db_engine, ocl_xml(number, {**GOOD, "app.pgo.example": "Oude naam"}))
     assert _state(db_engine) == (GOOD, 8)
+
+
+def test_a_client_dropped_from_the_list_is_disabled(
+    http: TestClient, browser: FormBrowser, db_engine: Engine, anna: Account
+) -> None:
+    _import(db_engine, ocl_xml(1, {PUBLIC_APP: "Voorbeeld PGO B.V."}))
+    request = authorize_request()
+    page = browser.login(request.url, anna)
+    tokens = exchange(http, browser.consent(page, duration="until_revoked"), request.verifier)
+    access, refresh = tokens.json()["access_token"], tokens.json()["refresh_token"]
+    pending = authorize_request()  # approved, but the code is not exchanged yet
+    code_location = browser.consent(http.get(pending.url))
+    assert _fhir(http, access) == 200
+
+    with transaction(db_engine) as conn:
+        result = import_ocl(conn, ocl_xml(2, {"ander.pgo.example": "Ander"}), utc_now())
+    assert result.disabled == (PUBLIC_APP,)
+
+    assert _fhir(http, access) == 401
+    introspected = http.post(
+        "/oauth/introspect", data={"token": access}, auth=(CONFIDENTIAL_APP, CONFIDENTIAL_SECRET)
+    )
+    assert introspected.json() == {"active": False}
+    refreshed = http.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh, "client_id": PUBLIC_APP},
+    )
+    assert refreshed.status_code == 401
+    assert refreshed.json()["error"] == "invalid_client"
+    late_code = exchange(http, code_location, pending.verifier)
+    assert late_code.status_code == 401
+    assert late_code.json()["error"] == "invalid_client"
+    refused = http.get(authorize_request().url)
+    assert refused.status_code == 400
+    assert "location" not in refused.headers
+    assert "unauthorized_client" in refused.text
+    assert "U heeft geen apps" in http.get("/account").text
+    # A client registered by the operator and never on the list is not affected.
+    other = authorize_request(
+        client_id=CONFIDENTIAL_APP, redirect_uri=CONFIDENTIAL_REDIRECT, scope="patient/CarePlan.rs"
+    )
+    assert "Toestemming geven" in http.get(other.url).text
+
+    # Listed again: it may ask anew; what it held before stays revoked.
+    _import(db_engine, ocl_xml(3, {PUBLIC_APP: "Voorbeeld PGO B.V."}))
+    again = authorize_request()
+    fresh = exchange(http, browser.consent(http.get(again.url)), again.verifier)
+    assert _fhir(http, fresh.json()["access_token"]) == 200
+    assert _fhir(http, access) == 401
+
+
+def test_a_disabled_client_gets_no_operator_token(db_engine: Engine, apps: None) -> None:
+    _import(db_engine, ocl_xml(1, {PUBLIC_APP: "Voorbeeld PGO B.V."}))
+    _import(db_engine, ocl_xml(2, {"ander.pgo.example": "Ander"}))
+    with transaction(db_engine) as conn, pytest.raises(AdminError, match="disabled"):
+        mint_token(
+            conn,
+            subject="Patient/anna",
+            client_id=PUBLIC_APP,
+            scope="patient/CarePlan.rs",
+            now=utc_now(),
+        )
+
+
+def _fhir(http: TestClient, token: str) -> int:
+    response = http.get("/fhir/CarePlan", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code

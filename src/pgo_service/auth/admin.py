@@ -16,6 +16,7 @@ from .audit import AuditRecord, write_audit
 from .clients import CONFIDENTIAL, PRIVATE_KEY_JWT, PUBLIC, ClientRepository, OAuthClient
 from .crypto import SecretBox, b32_secret, hash_password
 from .errors import OAuthError
+from .grants import GrantRepository
 from .issuing import ACCESS_TOKEN_LIFETIME, issue_access_token
 from .ocl import OclError, parse_ocl
 from .redirects import redirect_uri_problem
@@ -84,6 +85,7 @@ def register_client(
         secret_hash=hash_password(reg.secret) if reg.secret is not None else None,
         jwks=reg.jwks,
         is_system=reg.system,
+        disabled=existing.disabled if existing else False,
     )
     repo.save(client, now)
     return client
@@ -99,8 +101,19 @@ def _hostname(reg: ClientRegistration) -> str:
     return hosts.pop()
 
 
-def import_ocl(conn: Connection, document: bytes, now: datetime) -> int:
-    """Add or rename the listed clients; returns how many.
+@dataclass(frozen=True)
+class OclImport:
+    imported: int
+    disabled: tuple[str, ...]  # client ids no longer on the list
+
+
+def import_ocl(conn: Connection, document: bytes, now: datetime) -> OclImport:
+    """Add or rename the listed clients, and disable those the list no longer names.
+
+    A disabled client can no longer authorize or get tokens, and every grant and
+    token it holds is revoked; a later list that names it again enables it (its
+    old tokens stay revoked). Clients registered only with ``clients add`` (provider
+    systems, the operator's tools) are not on the list and not affected.
 
     Refuses a list that is not newer (Volgnummer) than the one imported last. The
     caller runs this in one transaction: on any error nothing of the list is kept.
@@ -117,11 +130,27 @@ def import_ocl(conn: Connection, document: bytes, now: datetime) -> int:
             f"this list (Volgnummer {listing.sequence_number}) is {relation} the one imported"
             f" last (Volgnummer {previous}); only a newer list is imported"
         )
+    listed = {entry.hostname for entry in listing.entries}
+    dropped = tuple(client_id for client_id in repo.listed() if client_id not in listed)
     for entry in listing.entries:
         client = repo.get(entry.hostname) or OAuthClient(entry.hostname, "", entry.hostname)
         repo.save(replace(client, organisation_name=entry.organisation_name), now)
+        repo.set_listed(entry.hostname)
+    grants = GrantRepository(conn)
+    for client_id in dropped:
+        repo.disable(client_id, now)
+        revoked = grants.revoke_client(client_id, now)
+        record = AuditRecord(
+            event="revoke",
+            client_id=client_id,
+            detail=(
+                f"client disabled: not on OAuth client list {listing.sequence_number};"
+                f" {revoked} authorizations revoked"
+            ),
+        )
+        write_audit(conn, record, now)
     repo.set_list_sequence(OCL, listing.sequence_number, now)
-    return len(listing.entries)
+    return OclImport(len(listing.entries), dropped)
 
 
 def add_user(
@@ -174,6 +203,8 @@ def mint_token(
     client = ClientRepository(conn).get(client_id)
     if client is None:
         raise AdminError(f"unknown client {client_id!r}")
+    if client.disabled:
+        raise AdminError(f"client {client_id!r} is disabled: it is no longer on the client list")
     try:
         scopes = ScopeSet.parse(scope, provider_name)
     except OAuthError as exc:

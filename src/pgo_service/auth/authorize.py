@@ -61,6 +61,10 @@ def validate_authorization_request(
     client = ClientRepository(conn).get(params.get("client_id", ""))
     if client is None:
         raise UnverifiedRedirect("invalid_request", "Unknown client_id")
+    if client.disabled:  # shown, not redirected: the app is no longer trusted
+        raise UnverifiedRedirect(
+            "unauthorized_client", "This app is no longer on the OAuth client list"
+        )
     redirect_uri = params.get("redirect_uri", "")
     if redirect_uri not in client.redirect_uris:
         raise UnverifiedRedirect(
