@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db.auth_tables import login_throttle
@@ -78,4 +78,10 @@ class LoginThrottle:
         )
 
     def reset(self, login_name: str) -> None:
-        self.conn.execute(delete(login_throttle).where(login_throttle.c.login_name == login_name))
+        """Clear the count. The row stays: deleting it under a waiting attempt would
+        leave that attempt with no row to lock."""
+        self.conn.execute(
+            update(login_throttle)
+            .where(login_throttle.c.login_name == login_name)
+            .values(failures=0, locked_until=None)
+        )
