@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
@@ -17,11 +23,13 @@ from pgo_service.db.auth_tables import (
 )
 from pgo_service.db.engine import transaction
 
+from ..support.liveserver import LiveServer
 from .builders import (
     CONFIDENTIAL_APP,
     CONFIDENTIAL_SECRET,
     PASSWORD,
     PUBLIC_APP,
+    REDIRECT,
     Account,
     FakeClock,
     FormBrowser,
@@ -180,3 +188,74 @@ def test_the_database_keeps_no_usable_secret(
         anna.totp_secret,
     ):
         assert secret not in text
+
+
+@pytest.fixture
+def server(app: FastAPI, clock: FakeClock) -> Iterator[str]:
+    with LiveServer(app) as url:
+        yield url
+
+
+def _at_once(server: str, data: dict[str, str], count: int) -> list[httpx.Response]:
+    start = threading.Barrier(count)
+
+    def send(_: int) -> httpx.Response:
+        with httpx.Client(base_url=server, timeout=60) as http:
+            start.wait()
+            return http.post("/oauth/token", data=data)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(send, range(count)))
+
+
+def _bearer_status(server: str, token: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.get(f"{server}/fhir/CarePlan", headers=headers, timeout=60).status_code
+
+
+def test_a_code_sent_twice_at_once_gives_one_token_and_then_none(
+    server: str, clock: FakeClock, anna: Account
+) -> None:
+    request = authorize_request()
+    with httpx.Client(base_url=server, timeout=60) as http:
+        browser = FormBrowser(http, clock)
+        location = browser.consent(browser.login(request.url, anna), duration="until_revoked")
+    data = {
+        "grant_type": "authorization_code",
+        "code": query_of(location)["code"],
+        "redirect_uri": REDIRECT,
+        "client_id": PUBLIC_APP,
+        "code_verifier": request.verifier,
+    }
+    responses = _at_once(server, data, 2)
+    assert sorted(r.status_code for r in responses) == [200, 400]
+    winner = next(r for r in responses if r.status_code == 200).json()
+    loser = next(r for r in responses if r.status_code == 400).json()
+    assert loser["error"] == "invalid_grant"
+    # The replay revoked what the code produced, whichever request came first.
+    assert _bearer_status(server, winner["access_token"]) == 401
+
+
+def test_a_refresh_token_sent_twice_at_once_ends_the_family(
+    server: str, clock: FakeClock, anna: Account
+) -> None:
+    request = authorize_request()
+    with httpx.Client(base_url=server, timeout=60) as http:
+        browser = FormBrowser(http, clock)
+        location = browser.consent(browser.login(request.url, anna), duration="until_revoked")
+        tokens = exchange(http, location, request.verifier).json()
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens["refresh_token"],
+        "client_id": PUBLIC_APP,
+    }
+    responses = _at_once(server, data, 2)
+    assert sorted(r.status_code for r in responses) == [200, 400]
+    winner = next(r for r in responses if r.status_code == 200).json()
+    assert _bearer_status(server, winner["access_token"]) == 401
+    with httpx.Client(base_url=server, timeout=60) as http:
+        again = http.post(
+            "/oauth/token",
+            data={**data, "refresh_token": winner["refresh_token"]},
+        )
+    assert again.json()["error"] == "invalid_grant"
