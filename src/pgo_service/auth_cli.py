@@ -57,14 +57,22 @@ def _clients_add(args: argparse.Namespace) -> int:
         system=args.system,
         hostname=args.hostname,
     )
-    dev_mode = get_settings().dev_mode
+    settings = get_settings()
     try:
         client = _in_transaction(
-            lambda conn: register_client(conn, registration, utc_now(), dev_mode=dev_mode)
+            lambda conn: register_client(
+                conn,
+                registration,
+                utc_now(),
+                dev_mode=settings.dev_mode,
+                provider_name=settings.provider_name,
+            )
         )
     except AdminError as error:
         return _fail(str(error))
     print(f"client {client.client_id} ({client.kind}) registered")
+    if client.disabled:
+        print("note: this client is disabled until an OAuth client list names it again")
     return 0
 
 
@@ -74,10 +82,12 @@ def _clients_import_ocl(args: argparse.Namespace) -> int:
 
     document = Path(args.file).read_bytes()
     try:
-        count = _in_transaction(lambda conn: import_ocl(conn, document, utc_now()))
+        result = _in_transaction(lambda conn: import_ocl(conn, document, utc_now()))
     except AdminError as error:
         return _fail(str(error))
-    print(f"{count} clients imported")
+    print(f"{result.imported} clients imported")
+    if result.disabled:
+        print(f"disabled (no longer on the list): {', '.join(result.disabled)}")
     return 0
 
 
@@ -122,6 +132,7 @@ def _token(args: argparse.Namespace) -> int:
                 patient_id=args.patient,
                 now=utc_now(),
                 ttl=timedelta(seconds=args.ttl),
+                provider_name=get_settings().provider_name,
             )
         )
     except AdminError as error:

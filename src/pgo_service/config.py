@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_PROVIDER_NAME = "pgo-service"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PGO_", extra="ignore")
@@ -32,6 +34,8 @@ class Settings(BaseSettings):
     sync_http_timeout_seconds: float = 10.0  # connect, read, write and pool, each
     sync_poll_seconds: float = 1.0  # how often an idle worker looks for work
     sync_in_process_worker: bool = True  # on SQLite, `serve` runs the worker in its process
+    # This service's name in MedMij-style scopes (<provider name>~<data service>).
+    provider_name: str = DEFAULT_PROVIDER_NAME
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -56,6 +56,14 @@ def test_clients_users_and_tokens(cli: Cli, tmp_path: Path) -> None:
     older = cli("clients", "import-ocl", str(ocl))
     assert older.returncode == 2
     assert "older" in older.stderr
+    ocl.write_text(OCL.format(number=7, name="Zelfde nummer"))
+    same = cli("clients", "import-ocl", str(ocl))
+    assert same.returncode == 2
+    assert "Volgnummer 7) is the same as the one imported last" in same.stderr
+    ocl.write_text(OCL.format(number=8, name="Kapot").replace("<Hostname>", "<Hostnaam>"))
+    broken = cli("clients", "import-ocl", str(ocl))
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("pgo-service: invalid OAuth client list:")
 
     added = cli(
         "clients", "add", "--client-id", "app.pgo.example", "--name", "Voorbeeld PGO",
@@ -83,3 +91,14 @@ def test_clients_users_and_tokens(cli: Cli, tmp_path: Path) -> None:
         "--scope", "system/*.cruds",
     )  # fmt: skip
     assert too_much.returncode == 2
+
+    ocl.write_text(OCL.format(number=9, name="Ander").replace("app.pgo.example", "ander.example"))
+    dropped = cli("clients", "import-ocl", str(ocl))
+    assert dropped.returncode == 0, dropped.stderr
+    assert "disabled (no longer on the list): app.pgo.example" in dropped.stdout
+    disabled = cli(
+        "token", "--subject", "Patient/anna", "--client", "app.pgo.example",
+        "--scope", "patient/CarePlan.rs",
+    )  # fmt: skip
+    assert disabled.returncode == 2
+    assert "no longer on the client list" in disabled.stderr

@@ -1,4 +1,4 @@
-"""The whole login → TOTP → consent flow through the real pages in headless Chromium."""
+"""The whole login → TOTP → consent → logout flow through the real pages in headless Chromium."""
 
 from __future__ import annotations
 
@@ -82,6 +82,13 @@ def test_login_totp_consent_and_token(server: str, app: FastAPI, db_engine: Engi
             long_term.check()
             page.get_by_role("button", name="Toestaan").click()
             page.wait_for_url(f"{REDIRECT}**")
+
+            page.goto(server + "/account")
+            assert page.get_by_text("Voorbeeld PGO B.V.").is_visible()
+            page.get_by_role("button", name="Uitloggen").click()
+            assert page.get_by_text("U bent uitgelogd").is_visible()
+            page.goto(server + "/account")
+            assert page.get_by_label("Gebruikersnaam").is_visible()
         finally:
             browser.close()
 

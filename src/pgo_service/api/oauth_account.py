@@ -1,4 +1,4 @@
-"""The account page: the apps a client gave long-term consent, each revocable."""
+"""The account page: the apps a client gave long-term consent, each revocable; logout."""
 
 from __future__ import annotations
 
@@ -10,8 +10,17 @@ from ..auth.audit import AuditRecord, write_audit
 from ..auth.clients import ClientRepository
 from ..auth.grants import GrantRepository
 from ..auth.sessions import SessionRepository
+from ..auth.users import UserRepository
 from .oauth_pages import EXPIRED, step_page
-from .oauth_web import correlation_id, csrf_ok, find_session, render, runtime, set_session_cookie
+from .oauth_web import (
+    clear_session_cookie,
+    correlation_id,
+    csrf_ok,
+    find_session,
+    render,
+    runtime,
+    set_session_cookie,
+)
 
 router = APIRouter(tags=["account"], include_in_schema=False)
 
@@ -75,5 +84,33 @@ async def revoke_grant(request: Request, grant_id: str) -> Response:
         )
         write_audit(conn, record, now)
         return RedirectResponse("/account", status_code=303)
+
+    return await rt.run(work)
+
+
+@router.post("/account/logout")
+async def logout(request: Request) -> Response:
+    """End the session server-side: its id no longer opens anything, even if kept."""
+    rt = runtime(request)
+    form = await request.form()
+    submitted = form.get("csrf_token")
+
+    def work(conn: Connection) -> Response:
+        session = find_session(conn, request, rt)
+        if not csrf_ok(session, submitted if isinstance(submitted, str) else None):
+            return render("error.html", 403, message=EXPIRED)
+        assert session is not None
+        SessionRepository(conn).end(session)
+        user = UserRepository(conn).get(session.user_id or "")
+        if session.authenticated and user is not None:
+            record = AuditRecord(
+                event="logout",
+                actor_reference=user.actor_reference,
+                correlation_id=correlation_id(request),
+            )
+            write_audit(conn, record, rt.clock())
+        response = render("logged_out.html")
+        clear_session_cookie(request, response, rt.settings.dev_mode)
+        return response
 
     return await rt.run(work)

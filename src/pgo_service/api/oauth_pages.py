@@ -80,7 +80,9 @@ def step_page(
 
 def _validate(conn: Connection, rt: OAuthRuntime, query: str) -> AuthorizationRequest:
     pairs = parse_qsl(query, keep_blank_values=True)
-    return validate_authorization_request(conn, pairs, dev_mode=rt.settings.dev_mode)
+    return validate_authorization_request(
+        conn, pairs, dev_mode=rt.settings.dev_mode, provider_name=rt.settings.provider_name
+    )
 
 
 def _error_response(error: UnverifiedRedirect | RedirectableError) -> Response:

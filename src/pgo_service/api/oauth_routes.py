@@ -31,6 +31,7 @@ async def _answer(request: Request, handler: Handler) -> Response:
         headers={k.lower(): v for k, v in request.headers.items()},
         audience=(f"{root}/oauth/token", root, str(request.url)),
         now=rt.clock(),
+        provider_name=rt.settings.provider_name,
         correlation_id=correlation_id(request),
     )
     status, body = await rt.run(lambda conn: handler(conn, token_request))

@@ -82,16 +82,31 @@ def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
+def _secure_cookie(request: Request, dev_mode: bool) -> bool:
+    loopback = (request.url.hostname or "") in (*LOOPBACK_HOSTS, "testserver")
+    return not (dev_mode and loopback and request.url.scheme == "http")
+
+
 def set_session_cookie(request: Request, response: Response, raw: str, dev_mode: bool) -> None:
     """Secure, HttpOnly, SameSite=Lax; Secure is dropped only for dev-mode loopback http."""
-    loopback = (request.url.hostname or "") in (*LOOPBACK_HOSTS, "testserver")
     response.set_cookie(
         SESSION_COOKIE,
         raw,
         httponly=True,
         samesite="lax",
-        secure=not (dev_mode and loopback and request.url.scheme == "http"),
+        secure=_secure_cookie(request, dev_mode),
         path="/",
+    )
+
+
+def clear_session_cookie(request: Request, response: Response, dev_mode: bool) -> None:
+    """Tell the browser to drop the cookie (the session itself is ended server-side)."""
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure_cookie(request, dev_mode),
     )
 
 

@@ -11,10 +11,12 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, KeySetSerialization
 from sqlalchemy import Connection
 
+from ..config import DEFAULT_PROVIDER_NAME
 from .audit import AuditRecord, write_audit
 from .clients import CONFIDENTIAL, PRIVATE_KEY_JWT, PUBLIC, ClientRepository, OAuthClient
 from .crypto import SecretBox, b32_secret, hash_password
 from .errors import OAuthError
+from .grants import GrantRepository
 from .issuing import ACCESS_TOKEN_LIFETIME, issue_access_token
 from .ocl import OclError, parse_ocl
 from .redirects import redirect_uri_problem
@@ -45,7 +47,12 @@ class ClientRegistration:
 
 
 def register_client(
-    conn: Connection, reg: ClientRegistration, now: datetime, *, dev_mode: bool = False
+    conn: Connection,
+    reg: ClientRegistration,
+    now: datetime,
+    *,
+    dev_mode: bool = False,
+    provider_name: str = DEFAULT_PROVIDER_NAME,
 ) -> OAuthClient:
     if sum([reg.public, reg.secret is not None, reg.jwks is not None]) != 1:
         raise AdminError("choose exactly one of --public, --secret and --jwks")
@@ -55,7 +62,7 @@ def register_client(
         if problem:
             raise AdminError(f"redirect URI {uri}: {problem}")
     try:
-        scopes = ScopeSet.parse(reg.scopes)
+        scopes = ScopeSet.parse(reg.scopes, provider_name)
     except OAuthError as exc:
         raise AdminError(str(exc)) from exc
     if "system" in scopes.contexts and not reg.system:
@@ -78,6 +85,7 @@ def register_client(
         secret_hash=hash_password(reg.secret) if reg.secret is not None else None,
         jwks=reg.jwks,
         is_system=reg.system,
+        disabled=existing.disabled if existing else False,
     )
     repo.save(client, now)
     return client
@@ -93,24 +101,56 @@ def _hostname(reg: ClientRegistration) -> str:
     return hosts.pop()
 
 
-def import_ocl(conn: Connection, document: bytes, now: datetime) -> int:
-    """Add or rename the listed clients; returns how many. Refuses an older list."""
+@dataclass(frozen=True)
+class OclImport:
+    imported: int
+    disabled: tuple[str, ...]  # client ids no longer on the list
+
+
+def import_ocl(conn: Connection, document: bytes, now: datetime) -> OclImport:
+    """Add or rename the listed clients, and disable those the list no longer names.
+
+    A disabled client can no longer authorize or get tokens, and every grant and
+    token it holds is revoked; a later list that names it again enables it (its
+    old tokens stay revoked). Clients registered only with ``clients add`` (provider
+    systems, the operator's tools) are not on the list and not affected.
+
+    Refuses a list that is not newer (Volgnummer) than the one imported last. The
+    caller runs this in one transaction: on any error nothing of the list is kept.
+    """
     try:
         listing = parse_ocl(document)
     except OclError as exc:
-        raise AdminError(str(exc)) from exc
+        raise AdminError(f"invalid OAuth client list: {exc}") from exc
     repo = ClientRepository(conn)
     previous = repo.list_sequence(OCL)
-    if previous is not None and listing.sequence_number < previous:
+    if previous is not None and listing.sequence_number <= previous:
+        relation = "the same as" if listing.sequence_number == previous else "older than"
         raise AdminError(
-            f"this list (Volgnummer {listing.sequence_number}) is older than the imported one"
-            f" ({previous})"
+            f"this list (Volgnummer {listing.sequence_number}) is {relation} the one imported"
+            f" last (Volgnummer {previous}); only a newer list is imported"
         )
+    listed = {entry.hostname for entry in listing.entries}
+    dropped = tuple(client_id for client_id in repo.listed() if client_id not in listed)
     for entry in listing.entries:
         client = repo.get(entry.hostname) or OAuthClient(entry.hostname, "", entry.hostname)
         repo.save(replace(client, organisation_name=entry.organisation_name), now)
+        repo.set_listed(entry.hostname)
+    grants = GrantRepository(conn)
+    for client_id in dropped:
+        repo.disable(client_id, now)
+        revoked = grants.revoke_client(client_id, now)
+        record = AuditRecord(
+            event="revoke",
+            client_id=client_id,
+            detail=(
+                f"client disabled: not on OAuth client list {listing.sequence_number};"
+                f" {revoked} authorizations revoked"
+            ),
+        )
+        write_audit(conn, record, now)
     repo.set_list_sequence(OCL, listing.sequence_number, now)
-    return len(listing.entries)
+    return OclImport(len(listing.entries), dropped)
 
 
 def add_user(
@@ -154,6 +194,7 @@ def mint_token(
     now: datetime,
     patient_id: str | None = None,
     ttl: timedelta = ACCESS_TOKEN_LIFETIME,
+    provider_name: str = DEFAULT_PROVIDER_NAME,
 ) -> str:
     """An access token for operators and automated tests, audited like any other."""
     kind, _, ident = subject.partition("/")
@@ -162,11 +203,13 @@ def mint_token(
     client = ClientRepository(conn).get(client_id)
     if client is None:
         raise AdminError(f"unknown client {client_id!r}")
+    if client.disabled:
+        raise AdminError(f"client {client_id!r} is disabled: it is no longer on the client list")
     try:
-        scopes = ScopeSet.parse(scope)
+        scopes = ScopeSet.parse(scope, provider_name)
     except OAuthError as exc:
         raise AdminError(str(exc)) from exc
-    if not scopes.within(ScopeSet.parse(client.allowed_scopes)):
+    if not scopes.within(ScopeSet.stored(client.allowed_scopes)):
         raise AdminError("the scope exceeds what the client is registered for")
     if "system" in scopes.contexts and not client.is_system:
         raise AdminError("system/ scopes need a client registered with --system")

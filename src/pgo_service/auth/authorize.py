@@ -51,7 +51,7 @@ class AuthorizationRequest:
 
 
 def validate_authorization_request(
-    conn: Connection, pairs: Sequence[tuple[str, str]], *, dev_mode: bool
+    conn: Connection, pairs: Sequence[tuple[str, str]], *, dev_mode: bool, provider_name: str
 ) -> AuthorizationRequest:
     params: dict[str, str] = {}
     for name, value in pairs:
@@ -61,6 +61,10 @@ def validate_authorization_request(
     client = ClientRepository(conn).get(params.get("client_id", ""))
     if client is None:
         raise UnverifiedRedirect("invalid_request", "Unknown client_id")
+    if client.disabled:  # shown, not redirected: the app is no longer trusted
+        raise UnverifiedRedirect(
+            "unauthorized_client", "This app is no longer on the OAuth client list"
+        )
     redirect_uri = params.get("redirect_uri", "")
     if redirect_uri not in client.redirect_uris:
         raise UnverifiedRedirect(
@@ -71,22 +75,26 @@ def validate_authorization_request(
         raise UnverifiedRedirect("invalid_request", f"redirect_uri rejected: {problem}")
     state = params.get("state")
     try:
-        return _validate_verified(client, redirect_uri, state, params)
+        return _validate_verified(client, redirect_uri, state, params, provider_name)
     except OAuthError as error:
         raise RedirectableError(error, redirect_uri, state) from error
 
 
 def _validate_verified(
-    client: OAuthClient, redirect_uri: str, state: str | None, params: dict[str, str]
+    client: OAuthClient,
+    redirect_uri: str,
+    state: str | None,
+    params: dict[str, str],
+    provider_name: str,
 ) -> AuthorizationRequest:
     if params.get("response_type") != "code":
         raise OAuthError("unsupported_response_type", "Only response_type=code is supported")
     if not state:
         raise invalid_request("state is required")
-    scopes = ScopeSet.parse(params.get("scope"))
+    scopes = ScopeSet.parse(params.get("scope"), provider_name)
     if not scopes.tokens:
         raise invalid_scope("scope is required")
-    if "system" in scopes.contexts or not scopes.within(ScopeSet.parse(client.allowed_scopes)):
+    if "system" in scopes.contexts or not scopes.within(ScopeSet.stored(client.allowed_scopes)):
         raise invalid_scope("The requested scope is not allowed for this client")
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method")

@@ -61,6 +61,20 @@ def authenticate_client(
     audience: tuple[str, ...],
     now: datetime,
 ) -> OAuthClient:
+    client = _authenticate(conn, form, headers, audience=audience, now=now)
+    if client.disabled:
+        raise invalid_client("Client disabled: it is no longer on the OAuth client list")
+    return client
+
+
+def _authenticate(
+    conn: Connection,
+    form: Mapping[str, str],
+    headers: Mapping[str, str],
+    *,
+    audience: tuple[str, ...],
+    now: datetime,
+) -> OAuthClient:
     basic = _basic(headers)
     methods = [bool(basic), "client_secret" in form, "client_assertion" in form]
     if sum(methods) > 1:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from ..db.auth_tables import client_list, oauth_client
+from .tokens import naive
 
 PUBLIC = "public"
 CONFIDENTIAL = "confidential"  # client_secret_basic / client_secret_post
@@ -28,6 +29,8 @@ class OAuthClient:
     secret_hash: str | None = None
     jwks: dict[str, Any] | None = None
     is_system: bool = False
+    # Dropped from the OAuth client list: it may not authorize or get tokens.
+    disabled: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -45,6 +48,7 @@ def _from_row(row: Any) -> OAuthClient:
         secret_hash=row.secret_hash,
         jwks=json.loads(row.jwks) if row.jwks else None,
         is_system=bool(row.is_system),
+        disabled=row.disabled_at is not None,
     )
 
 
@@ -59,6 +63,7 @@ class ClientRepository:
         return _from_row(row) if row else None
 
     def save(self, client: OAuthClient, now: datetime) -> None:
+        """Insert or update the registration; whether it is listed or disabled stays as is."""
         values = {
             "organisation_name": client.organisation_name,
             "hostname": client.hostname,
@@ -79,6 +84,29 @@ class ClientRepository:
                 .where(oauth_client.c.client_id == client.client_id)
                 .values(**values)
             )
+
+    def listed(self) -> list[str]:
+        """Ids of the clients the imported OAuth client list names."""
+        rows = self.conn.execute(
+            select(oauth_client.c.client_id).where(oauth_client.c.on_client_list.is_(True))
+        ).scalars()
+        return sorted(rows)
+
+    def set_listed(self, client_id: str) -> None:
+        """On the current client list: (again) allowed to authorize and get tokens."""
+        self.conn.execute(
+            update(oauth_client)
+            .where(oauth_client.c.client_id == client_id)
+            .values(on_client_list=True, disabled_at=None)
+        )
+
+    def disable(self, client_id: str, now: datetime) -> None:
+        """Off the client list: no more authorizations or tokens (see GrantRepository)."""
+        self.conn.execute(
+            update(oauth_client)
+            .where(oauth_client.c.client_id == client_id)
+            .values(on_client_list=False, disabled_at=naive(now))
+        )
 
     def list_sequence(self, name: str) -> int | None:
         row = self.conn.execute(

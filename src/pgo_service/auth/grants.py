@@ -145,6 +145,22 @@ class GrantRepository:
                 .values(revoked_at=moment)
             )
 
+    def revoke_client(self, client_id: str, now: datetime) -> int:
+        """Revoke every grant and token of a client (one no longer allowed); how many grants."""
+        moment = naive(now)
+        result = self.conn.execute(
+            update(oauth_grant)
+            .where(oauth_grant.c.client_id == client_id, oauth_grant.c.revoked_at.is_(None))
+            .values(revoked_at=moment)
+        )
+        for table in (access_token, refresh_token):
+            self.conn.execute(
+                update(table)
+                .where(table.c.client_id == client_id, table.c.revoked_at.is_(None))
+                .values(revoked_at=moment)
+            )
+        return int(result.rowcount)
+
     # -- authorization codes (RFC 6749 §4.1.2) --------------------------------
 
     def save_code(

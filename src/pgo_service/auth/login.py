@@ -1,7 +1,9 @@
 """The two login steps (password, then TOTP) with throttling and auditing.
 
 Both steps fail with the same message whatever went wrong, and count towards the
-same per-name throttle, so neither reveals whether an account exists.
+same per-name throttle, so neither reveals whether an account exists. A TOTP code
+is accepted once: the account stores the time step of the last accepted code and
+refuses that step and earlier ones.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from .audit import FAILURE, AuditRecord, write_audit
 from .crypto import DUMMY_PASSWORD_HASH, SecretBox, verify_password
 from .sessions import AUTHENTICATED, PASSWORD, LoginSession, SessionRepository
 from .throttle import LoginThrottle
-from .totp import verify_totp
+from .totp import matching_step
 from .users import User, UserRepository
 
 FAILED = "De combinatie van gegevens klopt niet."
@@ -65,9 +67,12 @@ def check_totp(
     if throttle.locked(user.login_name, now):
         _failed(conn, user, "locked", now, correlation_id)
         return LoginResult(error=LOCKED)
-    if not verify_totp(box.open(user.totp_secret).decode(), code, now):
+    step = matching_step(box.open(user.totp_secret).decode(), code, now)
+    if step is None or not UserRepository(conn).spend_totp_step(user.id, step):
+        # A code seen before (or an older one) counts as a wrong code: it may be an
+        # observed or phished one replayed within its validity window.
         throttle.record_failure(user.login_name, now)
-        _failed(conn, user, "totp", now, correlation_id)
+        _failed(conn, user, "totp" if step is None else "totp replayed", now, correlation_id)
         return LoginResult(error=FAILED)
     throttle.reset(user.login_name)
     sessions = SessionRepository(conn)

@@ -34,6 +34,6 @@ def resolve_bearer(conn: Connection, token: str, now: datetime) -> Principal | N
         client_id=stored.client_id,
         actor_reference=stored.actor_reference or None,
         patient_id=stored.patient_id,
-        scopes=ScopeSet.parse(stored.scope),
+        scopes=ScopeSet.stored(stored.scope),
         expires_at=stored.expires_at,
     )

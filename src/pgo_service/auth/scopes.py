@@ -5,9 +5,13 @@ A SMART v2 scope is ``<context>/<type>.<interactions>`` with context ``patient``
 ``c r u d s`` (SMART v2 §scopes-for-requesting-fhir-resources); the v1 suffixes
 ``read``, ``write`` and ``*`` are read as ``rs``, ``cud`` and ``cruds``.
 
-A MedMij scope names a provider and one of its data services; it stands for the
-patient-context SMART scopes in ``DATASERVICES``. The provider part is kept as
-given (it identifies this service in the network's lists) and not interpreted.
+A MedMij scope ``<name>~<dataservice>`` names a provider and one of its data
+services; it stands for the patient-context SMART scopes in ``DATASERVICES``. The
+name must be this service's own provider name (``PGO_PROVIDER_NAME``, as the
+network's provider list knows it): a scope for another provider's data service
+is not ours to grant. Scopes already accepted (a client's registration, a grant,
+a token) are read back with ``ScopeSet.stored``, which does not check the name
+again, so renaming the provider does not break what was granted before.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from .errors import invalid_scope
 
 INTERACTIONS = "cruds"
 _SMART = re.compile(r"^(patient|user|system)/(\*|[A-Z][A-Za-z]+)\.([a-z*]+)$")
-_MEDMIJ = re.compile(r"^([A-Za-z0-9.\-]+)~([A-Za-z0-9.\-]+)$")
+_MEDMIJ = re.compile(r"^([A-Za-z0-9.@\-]+)~([A-Za-z0-9.\-]+)$")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 
 _PLAN_TYPES = ("CarePlan", "Goal", "CareTeam", "Task", "Condition", "Observation")
@@ -67,15 +71,24 @@ def _smart(token: str) -> ResourceScope | None:
     return ResourceScope(context, resource_type, frozenset(letters))
 
 
-def expand(token: str) -> tuple[ResourceScope, ...]:
-    """The resource scopes one scope token stands for; raises invalid_scope if unknown."""
+def expand(token: str, provider_name: str | None) -> tuple[ResourceScope, ...]:
+    """The resource scopes one scope token stands for; raises invalid_scope if unknown.
+
+    ``provider_name`` is what the name part of a MedMij scope must be; None accepts
+    any (only for scopes that were checked when they were accepted).
+    """
     single = _smart(token)
     if single is not None:
         return (single,)
     medmij = _MEDMIJ.match(token)
-    if medmij is not None and medmij.group(2) in DATASERVICES:
-        return tuple(s for t in DATASERVICES[medmij.group(2)] for s in expand(t))
-    raise invalid_scope(f"Unknown scope {token!r}")
+    if medmij is None:
+        raise invalid_scope(f"Unknown scope {token!r}")
+    name, service = medmij.groups()
+    if provider_name is not None and name != provider_name:
+        raise invalid_scope(f"Scope {token!r} is not for this provider ({provider_name})")
+    if service not in DATASERVICES:
+        raise invalid_scope(f"Unknown data service in scope {token!r}")
+    return tuple(s for t in DATASERVICES[service] for s in expand(t, None))
 
 
 @dataclass(frozen=True)
@@ -84,9 +97,19 @@ class ScopeSet:
     grants: tuple[ResourceScope, ...]
 
     @classmethod
-    def parse(cls, text: str | None) -> ScopeSet:
+    def parse(cls, text: str | None, provider_name: str) -> ScopeSet:
+        """Scopes a client asks for or an operator registers, checked in full."""
+        return cls._parse(text, provider_name)
+
+    @classmethod
+    def stored(cls, text: str | None) -> ScopeSet:
+        """Scopes read back from storage: they were checked by ``parse`` when accepted."""
+        return cls._parse(text, None)
+
+    @classmethod
+    def _parse(cls, text: str | None, provider_name: str | None) -> ScopeSet:
         tokens = tuple(dict.fromkeys((text or "").split()))
-        return cls(tokens, tuple(s for t in tokens for s in expand(t)))
+        return cls(tokens, tuple(s for t in tokens for s in expand(t, provider_name)))
 
     def __str__(self) -> str:
         return " ".join(self.tokens)

@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection
 
@@ -35,6 +35,7 @@ class TokenRequest:
     headers: Mapping[str, str]  # lower-case names
     audience: tuple[str, ...]  # what a client assertion's aud may be
     now: datetime
+    provider_name: str  # the name MedMij-style scopes must carry
     correlation_id: str | None = None
 
 
@@ -114,10 +115,8 @@ def _refresh_token(conn: Connection, client: OAuthClient, request: TokenRequest)
         raise invalid_grant("Unknown refresh token")
     if stored.revoked_at is not None:
         raise invalid_grant("Refresh token revoked")
-    if stored.rotated_at is not None or not repo.claim_refresh_token(token_hash, request.now):
-        repo.revoke(stored.grant_id, request.now)
-        _audit(conn, request, "refresh-reuse", client, FAILURE, stored.grant_id)
-        raise invalid_grant("Refresh token already used; the authorization is revoked")
+    if stored.rotated_at is not None:
+        _reused(conn, request, client, stored.grant_id)
     if request.now > stored.expires_at:
         raise invalid_grant("Refresh token expired after six months without use")
     grant = repo.get(stored.grant_id)
@@ -125,12 +124,26 @@ def _refresh_token(conn: Connection, client: OAuthClient, request: TokenRequest)
         raise invalid_grant("The authorization was revoked")
     scope = stored.scope
     if request.form.get("scope"):
-        narrower = ScopeSet.parse(request.form["scope"])
-        if not narrower.within(ScopeSet.parse(stored.scope)):
+        narrower = ScopeSet.parse(request.form["scope"], request.provider_name)
+        if not narrower.within(ScopeSet.stored(stored.scope)):
             raise invalid_scope("A refresh may only narrow the granted scope (RFC 6749 §6)")
         scope = str(narrower)
+    # Only a request that will succeed spends the token: a refused one (a scope too
+    # wide, say) leaves it usable, or the client's corrected retry would look like
+    # reuse and cost the user the whole consent.
+    if not repo.claim_refresh_token(token_hash, request.now):
+        _reused(conn, request, client, stored.grant_id)  # a concurrent use won the race
     _audit(conn, request, "refresh", client, grant_id=grant.id)
     return issue_for_grant(conn, grant, scope, request.now, with_refresh=True)
+
+
+def _reused(
+    conn: Connection, request: TokenRequest, client: OAuthClient, grant_id: str
+) -> NoReturn:
+    """A rotated refresh token came back: the family may be stolen (RFC 9700 §4.14.2)."""
+    GrantRepository(conn).revoke(grant_id, request.now)
+    _audit(conn, request, "refresh-reuse", client, FAILURE, grant_id)
+    raise invalid_grant("Refresh token already used; the authorization is revoked")
 
 
 def _client_credentials(
@@ -139,8 +152,9 @@ def _client_credentials(
     """For the operator's own back ends only (SMART Backend Services style)."""
     if not client.is_system or client.is_public:
         raise unauthorized_client("client_credentials is only for registered system clients")
-    allowed = ScopeSet.parse(client.allowed_scopes)
-    requested = ScopeSet.parse(request.form.get("scope") or client.allowed_scopes)
+    allowed = ScopeSet.stored(client.allowed_scopes)
+    asked = request.form.get("scope")
+    requested = ScopeSet.parse(asked, request.provider_name) if asked else allowed
     if not requested.within(allowed) or requested.contexts - {"system"}:
         raise invalid_scope("Scope not allowed for this client")
     _audit(conn, request, "token", client)

@@ -25,11 +25,19 @@ def totp_at(secret: str, moment: datetime) -> str:
     return _hotp(secret, int(moment.timestamp()) // STEP_SECONDS)
 
 
-def verify_totp(secret: str, code: str, moment: datetime) -> bool:
-    """Accept the current step and one step either side (RFC 6238 §5.2 clock drift)."""
+def matching_step(secret: str, code: str, moment: datetime) -> int | None:
+    """The time step ``code`` belongs to, if it is the current one or one either side
+    (RFC 6238 §5.2 clock drift); None if the code is wrong.
+
+    Each step is compared, so the time taken does not tell which step matched.
+    """
     code = code.strip()
     counter = int(moment.timestamp()) // STEP_SECONDS
-    return any(hmac.compare_digest(_hotp(secret, counter + d), code) for d in (-1, 0, 1))
+    found = None
+    for step in (counter - 1, counter, counter + 1):
+        if hmac.compare_digest(_hotp(secret, step), code):
+            found = step
+    return found
 
 
 def provisioning_uri(secret: str, login_name: str, issuer: str = "pgo-service") -> str:

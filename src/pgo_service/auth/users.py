@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, or_, select, update
 
 from ..db.auth_tables import app_user, represented_patient
 
@@ -71,3 +71,17 @@ class UserRepository:
             self.conn.execute(
                 insert(represented_patient).values(user_id=user.id, patient_id=patient_id)
             )
+
+    def spend_totp_step(self, user_id: str, step: int) -> bool:
+        """Record ``step`` as the last accepted TOTP step; False if it, or a later
+        one, was accepted before (RFC 6238 §5.2: a code is accepted once).
+
+        One conditional UPDATE, so of two logins with the same code only one wins.
+        """
+        c = app_user.c
+        result = self.conn.execute(
+            update(app_user)
+            .where(c.id == user_id, or_(c.totp_last_step.is_(None), c.totp_last_step < step))
+            .values(totp_last_step=step)
+        )
+        return result.rowcount == 1

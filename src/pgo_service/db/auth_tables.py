@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from .models import metadata
@@ -36,6 +37,9 @@ oauth_client = Table(
     Column("jwks", Text, nullable=True),  # JSON Web Key Set (RFC 7517)
     Column("is_system", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
+    # Named by the imported OAuth client list; a client that drops off it is disabled.
+    Column("on_client_list", Boolean, nullable=False, server_default=false()),
+    Column("disabled_at", DateTime, nullable=True),
 )
 
 client_list = Table(
@@ -55,6 +59,8 @@ app_user = Table(
     Column("totp_secret", LargeBinary, nullable=False),  # encrypted
     Column("actor_reference", String(128), nullable=False),  # Patient/x or RelatedPerson/x
     Column("created_at", DateTime, nullable=False),
+    # The TOTP time step of the last accepted code: that code and older ones are spent.
+    Column("totp_last_step", Integer, nullable=True),
 )
 
 represented_patient = Table(
