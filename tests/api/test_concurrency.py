@@ -52,9 +52,10 @@ def test_concurrent_updates_without_if_match_keep_every_version(live_server: str
         created = http.post("/fhir/Patient", json=patient(), headers=HEADERS).json()
     pid = created["id"]
 
-    def update(_: int) -> int:
+    def update(n: int) -> int:
+        body = {**created, "name": [{"family": f"Versie {n}"}]}  # each a real change
         with httpx.Client(base_url=live_server, timeout=30) as http:
-            return http.put(f"/fhir/Patient/{pid}", json=created, headers=HEADERS).status_code
+            return http.put(f"/fhir/Patient/{pid}", json=body, headers=HEADERS).status_code
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         assert set(pool.map(update, range(10))) == {200}

@@ -76,9 +76,22 @@ def test_if_match(client: FhirClient) -> None:
     stale = client.put(f"Patient/{pid}", created, headers={"If-Match": 'W/"9"'})
     assert stale.status_code == 412
     assert stale.json()["resourceType"] == "OperationOutcome"
-    ok = client.put(f"Patient/{pid}", created, headers={"If-Match": 'W/"1"'})
+    changed = {**created, "gender": "other"}
+    ok = client.put(f"Patient/{pid}", changed, headers={"If-Match": 'W/"1"'})
     assert ok.status_code == 200
-    assert client.put(f"Patient/{pid}", created, headers={"If-Match": 'W/"1"'}).status_code == 412
+    assert client.put(f"Patient/{pid}", changed, headers={"If-Match": 'W/"1"'}).status_code == 412
+
+
+def test_an_unchanged_update_stores_no_new_version(client: FhirClient) -> None:
+    created = client.create(patient())
+    pid = created["id"]
+    again = client.put(f"Patient/{pid}", created)
+    assert again.status_code == 200
+    assert again.headers["etag"] == 'W/"1"'
+    assert client.put(f"Patient/{pid}", {**created, "meta": {}}).headers["etag"] == 'W/"1"'
+    assert client.get(f"Patient/{pid}/_history").json()["total"] == 1
+    changed = client.put(f"Patient/{pid}", {**created, "gender": "other"})
+    assert changed.headers["etag"] == 'W/"2"'
 
 
 def test_conditional_read_headers(client: FhirClient) -> None:
@@ -115,7 +128,7 @@ def test_delete_then_gone_and_history(client: FhirClient) -> None:
 def test_type_and_system_history(client: FhirClient) -> None:
     first = client.create(patient())
     client.create(careplan(f"Patient/{first['id']}"))
-    client.put(f"Patient/{first['id']}", first)
+    client.put(f"Patient/{first['id']}", {**first, "gender": "other"})
     assert client.get("Patient/_history").json()["total"] == 2
     since = first["meta"]["lastUpdated"]
     system = client.get("_history", params={"_since": since}).json()

@@ -103,10 +103,33 @@ def _store_update(
     current = ctx.store.read(resource_type, resource_id)
     _check_if_match(request, current)
     ctx.check(Change(resource_type, resource_id, "PUT", body, current))
+    if current is not None and _unchanged(current, body):
+        ctx.show(current.reference, current.patient_id)
+        return version_response(request, current, 200, with_location=False)
     stored = ctx.store.write(resource_type, resource_id, body, current, method="PUT")
     ctx.show(stored.reference, stored.patient_id)
     created = current is None or current.deleted
     return version_response(request, stored, 201 if created else 200, with_location=created)
+
+
+def _unchanged(current: StoredVersion, body: dict[str, Any]) -> bool:
+    """An update that would store the same content again is a no-op: no new version,
+    so a sender that repeats itself (a retried sync push) changes nothing."""
+    if current.deleted or current.content is None:
+        return False
+    stored = parse_json(current.content)
+    return _without_version_meta(stored) == _without_version_meta(
+        {**body, "resourceType": stored.get("resourceType"), "id": stored.get("id")}
+    )
+
+
+def _without_version_meta(document: dict[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in (document.get("meta") or {}).items() if k not in _SERVER_META}
+    stripped = {k: v for k, v in document.items() if k != "meta"}
+    return {**stripped, "meta": meta} if meta else stripped
+
+
+_SERVER_META = ("versionId", "lastUpdated")
 
 
 def conditional_update(ctx: Context, request: FhirRequest, resource_type: str) -> FhirResponse:
