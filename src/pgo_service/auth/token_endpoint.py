@@ -21,10 +21,11 @@ from sqlalchemy import Connection
 
 from .audit import FAILURE, AuditRecord, write_audit
 from .client_auth import authenticate_client
-from .clients import OAuthClient
+from .clients import PRIVATE_KEY_JWT, OAuthClient
 from .errors import OAuthError, invalid_grant, invalid_request, invalid_scope, unauthorized_client
 from .grants import GrantRepository
 from .issuing import issue_access_token, issue_for_grant
+from .provider_systems import organization_of
 from .scopes import ScopeSet
 from .tokens import secret_hash
 
@@ -149,9 +150,12 @@ def _reused(
 def _client_credentials(
     conn: Connection, client: OAuthClient, request: TokenRequest
 ) -> dict[str, Any]:
-    """For the operator's own back ends only (SMART Backend Services style)."""
-    if not client.is_system or client.is_public:
-        raise unauthorized_client("client_credentials is only for registered system clients")
+    """For the operator's own back ends (SMART Backend Services style), and for provider
+    systems that authenticate with a signed assertion and act as their Organization."""
+    if client.is_public:
+        raise unauthorized_client("client_credentials is not for public clients")
+    if not client.is_system:
+        return _provider_system(conn, client, request)
     allowed = ScopeSet.stored(client.allowed_scopes)
     asked = request.form.get("scope")
     requested = ScopeSet.parse(asked, request.provider_name) if asked else allowed
@@ -162,6 +166,33 @@ def _client_credentials(
         conn,
         client_id=client.client_id,
         actor_reference="",
+        patient_id=None,
+        scope=str(requested),
+        now=request.now,
+    )
+
+
+def _provider_system(
+    conn: Connection, client: OAuthClient, request: TokenRequest
+) -> dict[str, Any]:
+    organization = (
+        organization_of(conn, client.client_id) if client.kind == PRIVATE_KEY_JWT else None
+    )
+    if organization is None:
+        raise unauthorized_client(
+            "client_credentials is for system clients and for provider systems that sign "
+            "their assertion and that one Organization names by client id"
+        )
+    allowed = ScopeSet.stored(client.allowed_scopes)
+    asked = request.form.get("scope")
+    requested = ScopeSet.parse(asked, request.provider_name) if asked else allowed
+    if not requested.within(allowed) or requested.contexts - {"user"}:
+        raise invalid_scope("A provider system gets user/ scopes within its registration")
+    _audit(conn, request, "token", client)
+    return issue_access_token(
+        conn,
+        client_id=client.client_id,
+        actor_reference=organization,
         patient_id=None,
         scope=str(requested),
         now=request.now,
