@@ -6,12 +6,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from starlette.responses import JSONResponse
 
 from .. import __version__, careplan, consent
 from ..config import Settings, get_settings
 from ..db.engine import make_engine, transaction
+from ..fhir.interactions.context import Context
+from ..fhir.store import ResourceStore
+from ..sync.merge import ContextFactory
+from ..sync.pull import PULL, pull_handler
+from ..sync.push import PUSH, TokenSource, push_handler
+from ..sync.worker import Handler
 from .errors import register_error_handlers
 from .fhir_routes import FhirGateway, build_router
 from .oauth_account import router as account_router
@@ -35,6 +41,38 @@ def build_gateway(
         operations=(*careplan.operations(), *consent.operations()),
         access=access,
     )
+
+
+def sync_contexts(settings: Settings) -> ContextFactory:
+    """Write contexts for what the sync merges into a plan: the zorgleefplan's rules
+    and the global consent rules apply, as to any write (the provider acts under the
+    client's authorization at that provider, so no requester's consent is asked)."""
+    careplan.register_search_params()
+    consent.register_search_params()
+    rules = (*careplan.rules(), *consent.rules())
+
+    def context(conn: Connection) -> Context:
+        return Context(
+            ResourceStore(conn),
+            default_page_size=settings.default_page_size,
+            max_page_size=settings.max_page_size,
+            rules=rules,
+        )
+
+    return context
+
+
+def sync_handlers(settings: Settings, tokens: TokenSource | None) -> dict[str, Handler]:
+    """The sync's job kinds, given where the client's tokens at providers come from
+    (none yet: then no job kind runs)."""
+    if tokens is None:
+        return {}
+    return {
+        PUSH: push_handler(tokens, consent.DisclosureGate()),
+        PULL: pull_handler(
+            tokens, sync_contexts(settings), max_attempts=settings.sync_max_attempts
+        ),
+    }
 
 
 def _lifespan(gateway: FhirGateway) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
