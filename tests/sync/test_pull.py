@@ -16,6 +16,7 @@ from pgo_service.db.sync_tables import sync_pull_cursor
 from pgo_service.sync.jobs import DEAD, DONE
 
 from ..support.fhirclient import FhirClient
+from . import stu3_examples as stu3
 from .medplum import MedplumPeer
 from .pulling import (
     BSN,
@@ -327,3 +328,52 @@ def test_without_an_active_plan_the_pull_fails_clearly(
     assert job.status == DEAD
     assert "zorgleefplan" in job.last_error
     assert PROVIDER not in (job.payload or "")
+
+
+def test_stu3_data_service_is_converted_without_losing_the_agreement(
+    client: FhirClient, registered: Engine, medplum: MedplumPeer
+) -> None:
+    """Data service 61 (BgLZ) speaks STU3 + zib2017. Medplum's router only knows R4, so
+    the STU3 endpoint is simulated by the peer's Node wrapper: it serves the STU3 JSON it
+    was loaded with, with the same search, _lastUpdated and paging."""
+    anna, plan = client_with_plan(client)
+    token = f"stu3-{uuid.uuid4()}"
+    medplum.seed(
+        token,
+        [
+            stu3.treatment_objective(),
+            stu3.care_team(),
+            stu3.nursing_intervention(goal=[{"reference": "Goal/zib-to-1"}]),
+            stu3.nursing_intervention(id="zib-ni-2", title="Steunkousen", status="active"),
+            stu3.task(basedOn=[{"reference": "CarePlan/zib-ni-1"}]),
+        ],
+    )
+    w = worker(registered, {anna: token}, page_size=1)
+    pull(registered, anna, service="61")
+    run_all(w)
+    [job] = jobs(registered)
+    assert job.status == DONE, job.last_error
+    ours = pulled(client, "CarePlan", "zib-ni-1")
+    assert ours["status"] == "on-hold"
+    assert ours["period"] == {"start": "2026-11-01", "end": "2027-02-01"}
+    assert ours["description"] == "Decubituswond op de stuit twee keer per dag verzorgen"
+    assert ours["text"]["div"].endswith("Decubituswond verzorgen</div>")
+    detail = ours["activity"][0]["detail"]
+    assert detail["description"] == "Wond reinigen, nieuw verband aanbrengen"
+    nurse = client.get(detail["performer"][0]["reference"]).json()
+    assert nurse["name"] == [{"text": "J. Bakker"}]
+    goal = pulled(client, "Goal", "zib-to-1")
+    assert goal["lifecycleStatus"] == "active"
+    assert ours["goal"] == [{"reference": f"Goal/{goal['id']}"}]
+    assert pulled(client, "Task", "bglz-task")["basedOn"] == [
+        {"reference": f"CarePlan/{ours['id']}"}
+    ]
+    assert pulled(client, "CareTeam", "bglz-team")["participant"][0]["role"] == [
+        {"text": "eerstverantwoordelijk verpleegkundige"}
+    ]
+    assert len(search(client, f"CarePlan?part-of=CarePlan/{plan}")) == 2
+    before = versions(registered)
+    pull(registered, anna, service="61")
+    run_all(w)
+    w.close()
+    assert versions(registered) == before

@@ -257,10 +257,12 @@ class Merger:
         found = find_matches(
             self.conn, kind, [("identifier", f"{identifier['system']}|{identifier['value']}")]
         )
+        name = display if isinstance(display, str) and display else None
         if found:
             self._ours[key] = found[0].id
+            if name is not None:  # first seen without a name: give it the one now known
+                self._name_directory_entry(kind, found[0].id, name, remote_id)
             return found[0].id
-        name = display if isinstance(display, str) and display else None
         body: dict[str, Any] = {"resourceType": kind, "identifier": [identifier]}
         if kind == "Organization":
             body["name"] = name or f"Organisatie in het EPD van {self.source.provider_name}"
@@ -271,6 +273,15 @@ class Merger:
         stored = self._write(kind, body, None, "create", remote_id)
         self._ours[key] = stored.id
         return stored.id
+
+    def _name_directory_entry(self, kind: str, resource_id: str, name: str, remote_id: str) -> None:
+        if kind not in ("Practitioner", "RelatedPerson"):
+            return
+        current = self.ctx.store.read(kind, resource_id)
+        body = _strip(current.content) if current is not None and not current.deleted else None
+        if current is None or body is None or body.get("name"):
+            return
+        self._write(kind, {**body, "name": [{"text": name}]}, current, "name", remote_id)
 
     # -- writing -------------------------------------------------------------------
 
