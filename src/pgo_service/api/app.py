@@ -25,6 +25,7 @@ from .oauth_pages import router as oauth_pages_router
 from .oauth_routes import router as oauth_router
 from .oauth_web import OAuthRuntime
 from .security import BearerAccess, CorrelationIdMiddleware
+from .sync_notifications import build_notification_router
 from .sync_routes import build_sync_router
 
 
@@ -89,7 +90,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url())
     oauth = OAuthRuntime(engine, settings)
-    gateway = build_gateway(engine, settings, BearerAccess(oauth))
+    access = BearerAccess(oauth)
+    gateway = build_gateway(engine, settings, access)
     app = FastAPI(
         title="pgo-service",
         version=__version__,
@@ -122,4 +124,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(oauth_pages_router)
     app.include_router(account_router)
     app.include_router(build_sync_router(engine))
+    app.include_router(build_notification_router(engine, access, settings))
     return app
