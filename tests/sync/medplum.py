@@ -1,5 +1,9 @@
 """Medplum's FHIR router with its in-memory repository, as a provider EHR on a
-loopback port (tests/peers/medplum, installed by scripts/ensure-fhir-peer)."""
+loopback port (tests/peers/medplum, installed by scripts/ensure-fhir-peer).
+
+A token ``tenant-…`` reaches a record of its own (one client's, as a MedMij token
+identifies the client); ``stu3-…`` a simulated STU3 endpoint served by the Node
+wrapper itself. The wrapper logs every request URL and can inject faults."""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+import httpx
 
 PEER_DIR = Path(__file__).resolve().parents[1] / "peers" / "medplum"
 TOKEN = "medplum-peer-token"
@@ -58,3 +65,37 @@ class MedplumPeer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.errors.close()
+
+    # -- the test controls of tests/peers/medplum/server.mjs ---------------------------
+
+    def _control(self, path: str, body: object = None, token: str | None = None) -> Any:
+        root = self.url.removesuffix("/fhir")
+        params = {"token": token} if token else None
+        if body is None and path == "log":
+            return httpx.get(f"{root}/__peer/log", timeout=30).json()
+        answer = httpx.post(f"{root}/__peer/{path}", params=params, json=body, timeout=120)
+        answer.raise_for_status()
+        return answer.json()
+
+    def seed(self, token: str, resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create (or, with an id, update) resources in the record ``token`` reaches."""
+        created: list[dict[str, Any]] = self._control("seed", resources, token)
+        return created
+
+    def delete(self, token: str, references: list[str]) -> None:
+        self._control("delete", references, token)
+
+    def fault(self, *, count: int, status: int = 200, body: str | None = None) -> None:
+        """The next ``count`` FHIR requests get ``status`` (and ``body``) instead."""
+        spec: dict[str, Any] = {"status": status, "count": count}
+        if body is not None:
+            spec["body"] = body
+        self._control("fault", spec)
+
+    def requests(self) -> list[str]:
+        """Method and URL of every FHIR request the peer received."""
+        seen: list[str] = self._control("log")
+        return seen
+
+    def clear_log(self) -> None:
+        self._control("log/clear", {})

@@ -6,12 +6,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from starlette.responses import JSONResponse
 
 from .. import __version__, careplan, consent
 from ..config import Settings, get_settings
 from ..db.engine import make_engine, transaction
+from ..fhir.interactions.context import Context
+from ..fhir.store import ResourceStore
+from ..sync.merge import ContextFactory
+from ..sync.pull import PULL, pull_handler
+from ..sync.push import PUSH, TokenSource, push_handler
+from ..sync.worker import Handler
 from .errors import register_error_handlers
 from .fhir_routes import FhirGateway, build_router
 from .oauth_account import router as account_router
@@ -19,6 +25,7 @@ from .oauth_pages import router as oauth_pages_router
 from .oauth_routes import router as oauth_router
 from .oauth_web import OAuthRuntime
 from .security import BearerAccess, CorrelationIdMiddleware
+from .sync_notifications import build_notification_router
 from .sync_routes import build_sync_router
 
 
@@ -37,6 +44,38 @@ def build_gateway(
     )
 
 
+def sync_contexts(settings: Settings) -> ContextFactory:
+    """Write contexts for what the sync merges into a plan: the zorgleefplan's rules
+    and the global consent rules apply, as to any write (the provider acts under the
+    client's authorization at that provider, so no requester's consent is asked)."""
+    careplan.register_search_params()
+    consent.register_search_params()
+    rules = (*careplan.rules(), *consent.rules())
+
+    def context(conn: Connection) -> Context:
+        return Context(
+            ResourceStore(conn),
+            default_page_size=settings.default_page_size,
+            max_page_size=settings.max_page_size,
+            rules=rules,
+        )
+
+    return context
+
+
+def sync_handlers(settings: Settings, tokens: TokenSource | None) -> dict[str, Handler]:
+    """The sync's job kinds, given where the client's tokens at providers come from
+    (none yet: then no job kind runs)."""
+    if tokens is None:
+        return {}
+    return {
+        PUSH: push_handler(tokens, consent.DisclosureGate()),
+        PULL: pull_handler(
+            tokens, sync_contexts(settings), max_attempts=settings.sync_max_attempts
+        ),
+    }
+
+
 def _lifespan(gateway: FhirGateway) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -51,7 +90,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url())
     oauth = OAuthRuntime(engine, settings)
-    gateway = build_gateway(engine, settings, BearerAccess(oauth))
+    access = BearerAccess(oauth)
+    gateway = build_gateway(engine, settings, access)
     app = FastAPI(
         title="pgo-service",
         version=__version__,
@@ -84,4 +124,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(oauth_pages_router)
     app.include_router(account_router)
     app.include_router(build_sync_router(engine))
+    app.include_router(build_notification_router(engine, access, settings))
     return app

@@ -121,3 +121,49 @@ sync_remote_version = Table(
     Column("etag", String(160), nullable=False),  # the provider's version, for If-Match
     Column("updated_at", DateTime, nullable=False),
 )
+
+# Pull: how far each (client, provider, data service, resource type) has been read, as
+# the provider's own ``meta.lastUpdated`` of the last merged page (never our clock).
+sync_pull_cursor = Table(
+    "sync_pull_cursor",
+    metadata,
+    Column("patient_id", String(64), primary_key=True),
+    Column("provider_name", String(255), primary_key=True),
+    Column("service_id", String(16), primary_key=True),
+    Column("resource_type", String(40), primary_key=True),
+    Column("cursor", String(64), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Pull: which of our resources holds which provider resource (the source identifier's
+# value), the provider's version last merged, and whether the source deleted it.
+sync_pulled = Table(
+    "sync_pulled",
+    metadata,
+    Column("patient_id", String(64), primary_key=True),
+    Column("provider_name", String(255), primary_key=True),
+    Column("resource_type", String(40), primary_key=True),
+    Column("source_value", String(255), primary_key=True),  # the provider's id (#n: activity)
+    Column("service_id", String(16), nullable=False),
+    Column("resource_id", String(64), nullable=False),  # ours
+    Column("source_version", String(128), nullable=True),  # versionId or lastUpdated
+    Column("ended", Boolean, nullable=False),  # deleted at the source, ended here
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_sync_pulled_scope", "patient_id", "provider_name", "service_id", "resource_type"),
+)
+
+# Provider notifications name a client only by an opaque subscription id; the
+# subscription says whose plan, at which provider's data service, and which
+# registered confidential client may send notifications for it.
+sync_subscription = Table(
+    "sync_subscription",
+    metadata,
+    Column("subscription_id", String(64), primary_key=True),
+    Column("patient_id", String(64), nullable=False),
+    Column("provider_name", String(255), nullable=False),
+    Column("service_id", String(16), nullable=False),
+    Column("notifier_client_id", String(255), nullable=False),
+    Column("end_date", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_sync_subscription_scope", "patient_id", "provider_name", "service_id"),
+)

@@ -1,0 +1,656 @@
+"""Merge what a provider's EHR holds into the client's zorgleefplan.
+
+Pulled resources go through the FHIR engine's write path with the rules the caller
+plugs into the ``Context`` (the zorgleefplan's rules): nothing is stored that a
+client could not have stored through the API. The merge rules:
+
+- **Identity.** Each merged resource carries the source identifier
+  ``{SOURCE_SYSTEM_BASE}{provider}|{the provider's id}``; ``sync_pulled`` keeps which of
+  our resources holds it, so a resource pulled again updates the same one. A provider
+  CarePlan with several activities becomes one agreement per activity (the second gets
+  the value ``{id}#2``, and so on): an agreement describes one activity.
+- **References.** Every reference to a Patient becomes the client (the provider's
+  token identified them); references to a CarePlan, Goal, CareTeam or Task pulled from
+  the same provider become our ids; Practitioner, PractitionerRole, RelatedPerson and
+  Organization become local resources found by (or created with) the same source
+  identifier and the display name the provider gave; anything else keeps only its
+  display text (we hold no copy to point at).
+- **Agreements.** A provider CarePlan becomes an agreement: ``partOf`` the client's
+  active zorgleefplan, category ``afspraak`` and one life domain: the provider's when it
+  names one of ours, else the one the agreement already has (the client may have
+  filed it), else ``lichamelijk-welbevinden``.
+- **The client's own annotations stay.** Notes and progress entries copied from the
+  source are marked with the extension ``SOURCE_ANNOTATION_URL``; on every merge those
+  are replaced by the source's current ones, and every unmarked one (the client's or a
+  carer's, added here) is kept after them. Other elements follow the source whenever it
+  changes; a change made here to them lasts until the source changes the resource.
+- **Versions.** A resource whose source version was merged before is not looked at
+  again; a changed source version whose merge gives exactly what is stored writes
+  nothing. Every version that is written gets a Provenance naming the provider, the
+  data service, the source's id and version, and when it was fetched.
+- **Deleted at the source.** Never dropped: an agreement becomes ``revoked`` (its
+  activity ``cancelled``), a Goal ``cancelled``, a CareTeam ``inactive``, a Task
+  ``cancelled``, each with a note saying so; it comes back if the source has it again.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..db.sync_tables import sync_pulled
+from ..fhir.errors import FhirError
+from ..fhir.interactions.context import Change, Context
+from ..fhir.jsonio import parse_json
+from ..fhir.search.execute import find_matches
+from ..fhir.store import StoredVersion
+from ..fhir.validation import check_resource
+from .registry import PROVIDER_NAME_SYSTEM
+
+# A Context bound to a transaction, with the rules every write must pass.
+ContextFactory = Callable[[Connection], Context]
+
+BASE = "https://pgo-service.nl/fhir"
+SOURCE_SYSTEM_BASE = f"{BASE}/NamingSystem/bron/"
+SOURCE_ANNOTATION_URL = f"{BASE}/StructureDefinition/bron-annotatie"
+# The zorgleefplan's codes (careplan.codes; the sync may not import careplan, a test
+# keeps the two equal).
+CATEGORY_SYSTEM = f"{BASE}/CodeSystem/zorgleefplan-categorie"
+DOMAIN_SYSTEM = f"{BASE}/CodeSystem/levensdomein"
+ZORGLEEFPLAN = "zorgleefplan"
+AGREEMENT = "afspraak"
+DEFAULT_DOMAIN = ("lichamelijk-welbevinden", "Lichamelijk welbevinden en gezondheid")
+
+PULLED_TYPES = ("Goal", "CareTeam", "CarePlan", "Task")  # in the order they are merged
+_DIRECTORY_TYPES = ("Practitioner", "PractitionerRole", "RelatedPerson", "Organization")
+_ID = r"[A-Za-z0-9\-.]{1,64}"
+_REFERENCE = re.compile(
+    rf"^(?:(?P<base>.+)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>{_ID})(?:/_history/.*)?$"
+)
+_DETAIL_STATUS = {
+    "draft": "not-started",
+    "active": "in-progress",
+    "on-hold": "on-hold",
+    "revoked": "cancelled",
+    "completed": "completed",
+    "entered-in-error": "entered-in-error",
+}
+_DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+
+
+def source_system(provider_name: str) -> str:
+    return SOURCE_SYSTEM_BASE + quote(provider_name, safe="@.-_~")
+
+
+@dataclass(frozen=True)
+class Source:
+    provider_name: str
+    service_id: str
+    endpoint: str  # the data service's FHIR base, without a trailing slash
+    fhir_version: str
+
+
+@dataclass
+class MergeCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    ended: int = 0
+
+    def add(self, other: MergeCounts) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.ended += other.ended
+
+
+class MergeError(Exception):
+    """The page cannot be merged whole; nothing of it is kept."""
+
+
+def _instant(moment: datetime) -> str:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _strip(content: bytes | None) -> dict[str, Any] | None:
+    if content is None:
+        return None
+    body: dict[str, Any] = parse_json(content)
+    return {k: v for k, v in body.items() if k not in ("id", "meta")}
+
+
+def _tagged(annotation: Any) -> bool:
+    return isinstance(annotation, dict) and any(
+        isinstance(e, dict) and e.get("url") == SOURCE_ANNOTATION_URL
+        for e in annotation.get("extension") or []
+    )
+
+
+@dataclass
+class Merger:
+    """Merges pages of one client's resources from one data service, in the caller's
+    transaction (``ctx``)."""
+
+    ctx: Context
+    source: Source
+    patient_id: str
+    fetched_at: datetime
+    counts: MergeCounts = field(default_factory=MergeCounts)
+    _ours: dict[tuple[str, str], str] = field(default_factory=dict)
+    _plan: str | None = None
+
+    @property
+    def conn(self) -> Connection:
+        return self.ctx.store.conn
+
+    @property
+    def system(self) -> str:
+        return source_system(self.source.provider_name)
+
+    # -- the mapping of source ids to ours ---------------------------------------
+
+    def _rows(self, resource_type: str, values: Iterable[str]) -> dict[str, Any]:
+        wanted = sorted(set(values))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(
+            select(sync_pulled).where(
+                sync_pulled.c.patient_id == self.patient_id,
+                sync_pulled.c.provider_name == self.source.provider_name,
+                sync_pulled.c.resource_type == resource_type,
+                sync_pulled.c.source_value.in_(wanted),
+            )
+        ).all()
+        return {row.source_value: row for row in rows}
+
+    def _remember(
+        self, resource_type: str, value: str, resource_id: str, version: str | None, ended: bool
+    ) -> None:
+        values = {
+            "patient_id": self.patient_id,
+            "provider_name": self.source.provider_name,
+            "resource_type": resource_type,
+            "source_value": value,
+            "service_id": self.source.service_id,
+            "resource_id": resource_id,
+            "source_version": version,
+            "ended": ended,
+            "updated_at": self.fetched_at.replace(tzinfo=None),
+        }
+        key = ("patient_id", "provider_name", "resource_type", "source_value")
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        self.conn.execute(
+            dialect.insert(sync_pulled)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=[sync_pulled.c[k] for k in key],
+                set_={k: v for k, v in values.items() if k not in key},
+            )
+        )
+        self._ours[(resource_type, value)] = resource_id
+
+    def _our_id(self, resource_type: str, value: str) -> str | None:
+        key = (resource_type, value)
+        if key not in self._ours:
+            row = self._rows(resource_type, [value]).get(value)
+            if row is None:
+                return None
+            self._ours[key] = row.resource_id
+        return self._ours[key]
+
+    # -- references ----------------------------------------------------------------
+
+    def _parse(self, reference: str) -> tuple[str, str] | None:
+        match = _REFERENCE.match(reference)
+        if match is None:
+            return None
+        base = match.group("base")
+        if base is not None and base.rstrip("/") != self.source.endpoint:
+            return None  # another server's resource
+        return match.group("type"), match.group("id")
+
+    def _translate(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._translate(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        result = {k: self._translate(v) for k, v in value.items()}
+        reference = value.get("reference")
+        if isinstance(reference, str) and not reference.startswith("#"):
+            result.update(self._reference(reference, value))
+            if result.get("reference") is None:
+                result.pop("reference", None)
+        return result
+
+    def _reference(self, reference: str, original: dict[str, Any]) -> dict[str, Any]:
+        parsed = self._parse(reference)
+        display = original.get("display")
+        if parsed is not None:
+            kind, remote_id = parsed
+            if kind == "Patient":
+                return {"reference": f"Patient/{self.patient_id}"}
+            if kind in PULLED_TYPES:
+                ours = self._our_id(kind, remote_id)
+                if ours is not None:
+                    return {"reference": f"{kind}/{ours}"}
+            elif kind in _DIRECTORY_TYPES:
+                return {"reference": f"{kind}/{self._directory(kind, remote_id, display)}"}
+            label = display or f"{kind} in het EPD van {self.source.provider_name}"
+            return {"reference": None, "display": label}
+        return {"reference": None, "display": display or reference}
+
+    def _directory(self, kind: str, remote_id: str, display: Any) -> str:
+        """Our Practitioner/PractitionerRole/RelatedPerson/Organization for the provider's."""
+        key = (kind, f"dir:{remote_id}")
+        if key in self._ours:
+            return self._ours[key]
+        identifier = {"system": self.system, "value": f"{kind}/{remote_id}"}
+        found = find_matches(
+            self.conn, kind, [("identifier", f"{identifier['system']}|{identifier['value']}")]
+        )
+        name = display if isinstance(display, str) and display else None
+        if found:
+            self._ours[key] = found[0].id
+            if name is not None:  # first seen without a name: give it the one now known
+                self._name_directory_entry(kind, found[0].id, name, remote_id)
+            return found[0].id
+        body: dict[str, Any] = {"resourceType": kind, "identifier": [identifier]}
+        if kind == "Organization":
+            body["name"] = name or f"Organisatie in het EPD van {self.source.provider_name}"
+        elif kind in ("Practitioner", "RelatedPerson") and name:
+            body["name"] = [{"text": name}]
+        if kind == "RelatedPerson":
+            body["patient"] = {"reference": f"Patient/{self.patient_id}"}
+        stored = self._write(kind, body, None, "create", remote_id)
+        self._ours[key] = stored.id
+        return stored.id
+
+    def _name_directory_entry(self, kind: str, resource_id: str, name: str, remote_id: str) -> None:
+        if kind not in ("Practitioner", "RelatedPerson"):
+            return
+        current = self.ctx.store.read(kind, resource_id)
+        body = _strip(current.content) if current is not None and not current.deleted else None
+        if current is None or body is None or body.get("name"):
+            return
+        self._write(kind, {**body, "name": [{"text": name}]}, current, "name", remote_id)
+
+    # -- writing -------------------------------------------------------------------
+
+    def _write(
+        self,
+        resource_type: str,
+        body: dict[str, Any],
+        current: StoredVersion | None,
+        what: str,
+        remote_id: str,
+    ) -> StoredVersion:
+        resource_id = current.id if current is not None else self.ctx.store.new_id()
+        method = "PUT" if current is not None else "POST"
+        document = {"resourceType": resource_type, **body}
+        try:
+            check_resource(document, resource_type)
+            self.ctx.check(Change(resource_type, resource_id, method, body, current))
+        except FhirError as error:
+            raise MergeError(
+                f"{resource_type}/{remote_id} of {self.source.provider_name} cannot be merged: "
+                f"{error.message}"
+            ) from error
+        return self.ctx.store.write(resource_type, resource_id, body, current, method=method)
+
+    def _provenance(
+        self, stored: StoredVersion, remote_id: str, remote_version: str | None, operation: str
+    ) -> None:
+        provider, service = self.source.provider_name, self.source.service_id
+        text = {
+            "CREATE": "Overgenomen uit",
+            "UPDATE": "Bijgewerkt vanuit",
+            "DELETE": "Beëindigd: verwijderd in",
+        }[operation]
+        entity = f"{stored.resource_type}/{remote_id}"
+        body = {
+            "resourceType": "Provenance",
+            "target": [
+                {"reference": f"{stored.reference}/_history/{stored.version_id}"},
+                {"reference": f"Patient/{self.patient_id}"},
+            ],
+            "occurredDateTime": _instant(self.fetched_at),
+            "recorded": _instant(self.fetched_at),
+            "activity": {
+                "coding": [{"system": _DATA_OPERATION, "code": operation}],
+                "text": f"{text} het EPD van {provider} (gegevensdienst {service})",
+            },
+            "agent": [
+                {
+                    "type": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                "code": "author",
+                            }
+                        ]
+                    },
+                    "who": {
+                        "identifier": {"system": PROVIDER_NAME_SYSTEM, "value": provider},
+                        "display": provider,
+                    },
+                }
+            ],
+            "entity": [
+                {
+                    "role": "source",
+                    "what": {
+                        "identifier": {"system": self.system, "value": remote_id},
+                        "display": (
+                            f"{entity} versie {remote_version}, gegevensdienst {service}"
+                            if remote_version
+                            else f"{entity}, gegevensdienst {service}"
+                        ),
+                    },
+                }
+            ],
+        }
+        self.ctx.store.write("Provenance", self.ctx.store.new_id(), body, None, method="POST")
+
+    # -- composing our version -------------------------------------------------------
+
+    def _active_plan(self) -> str:
+        if self._plan is None:
+            found = find_matches(
+                self.conn,
+                "CarePlan",
+                [
+                    ("subject", f"Patient/{self.patient_id}"),
+                    ("category", f"{CATEGORY_SYSTEM}|{ZORGLEEFPLAN}"),
+                    ("status", "active"),
+                ],
+                limit=1,
+            )
+            if not found:
+                raise MergeError(
+                    "the client has no active zorgleefplan to add the provider's agreements to"
+                )
+            self._plan = found[0].id
+        return self._plan
+
+    def _annotations(self, source: list[Any], current: list[Any] | None) -> list[Any]:
+        marked = []
+        for annotation in source:
+            if isinstance(annotation, dict) and not _tagged(annotation):
+                extension = {"url": SOURCE_ANNOTATION_URL, "valueString": self.source.provider_name}
+                annotation = {
+                    **annotation,
+                    "extension": [*annotation.get("extension", []), extension],
+                }
+            marked.append(annotation)
+        own = [a for a in current or [] if not _tagged(a)]
+        return marked + own
+
+    def _with_notes(self, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+        notes = self._annotations(body.get("note") or [], (current or {}).get("note"))
+        if notes:
+            body["note"] = notes
+        else:
+            body.pop("note", None)
+        return body
+
+    def _identifiers(self, source: dict[str, Any], value: str) -> list[dict[str, Any]]:
+        own = {"system": self.system, "value": value}
+        return [own] + [
+            i
+            for i in source.get("identifier") or []
+            if isinstance(i, dict) and i.get("system") != self.system
+        ]
+
+    def _agreements(
+        self, translated: dict[str, Any], remote_id: str
+    ) -> list[tuple[str, dict[str, Any]]]:
+        activities = [a for a in translated.get("activity") or [] if isinstance(a, dict)] or [{}]
+        result = []
+        for index, activity in enumerate(activities):
+            value = remote_id if index == 0 else f"{remote_id}#{index + 1}"
+            body = {k: v for k, v in translated.items() if k not in ("id", "meta", "partOf")}
+            body["identifier"] = self._identifiers(translated, value)
+            body["subject"] = {"reference": f"Patient/{self.patient_id}"}
+            body["activity"] = [self._activity(activity, translated)]
+            result.append((value, body))
+        return result
+
+    def _activity(self, activity: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+        activity = dict(activity)
+        detail = dict(activity.get("detail") or {})
+        if not detail:
+            detail["status"] = _DETAIL_STATUS.get(plan.get("status", ""), "unknown")
+            text = plan.get("description") or plan.get("title")
+            if text:
+                detail["description"] = text
+        if not detail.get("performer"):
+            author = plan.get("author")
+            if isinstance(author, dict) and author.get("reference"):
+                detail["performer"] = [author]
+        activity["detail"] = detail
+        return activity
+
+    def _compose(
+        self, resource_type: str, body: dict[str, Any], current: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        body = self._with_notes(copy.deepcopy(body), current)
+        if resource_type != "CarePlan":
+            return body
+        body["partOf"] = [{"reference": f"CarePlan/{self._active_plan()}"}]
+        source_domains = [
+            c for c in _codings(body.get("category")) if c.get("system") == DOMAIN_SYSTEM
+        ]
+        current_domains = [
+            c for c in _codings((current or {}).get("category")) if c.get("system") == DOMAIN_SYSTEM
+        ]
+        if len(source_domains) == 1:
+            domain = source_domains[0]
+        elif current_domains:
+            domain = current_domains[0]
+        else:
+            domain = {
+                "system": DOMAIN_SYSTEM,
+                "code": DEFAULT_DOMAIN[0],
+                "display": DEFAULT_DOMAIN[1],
+            }
+        others = [
+            c
+            for c in body.get("category") or []
+            if not any(x.get("system") in (DOMAIN_SYSTEM, CATEGORY_SYSTEM) for x in _codings(c))
+        ]
+        body["category"] = [
+            {
+                "coding": [
+                    {
+                        "system": CATEGORY_SYSTEM,
+                        "code": AGREEMENT,
+                        "display": "Afspraak in het zorgleefplan",
+                    }
+                ]
+            },
+            {"coding": [domain]},
+            *others,
+        ]
+        activity = body["activity"][0]
+        current_activity = ((current or {}).get("activity") or [{}])[0]
+        progress = self._annotations(
+            activity.get("progress") or [], current_activity.get("progress")
+        )
+        if progress:
+            activity["progress"] = progress
+        else:
+            activity.pop("progress", None)
+        return body
+
+    # -- the page ----------------------------------------------------------------------
+
+    def merge(self, resource_type: str, resources: list[dict[str, Any]]) -> None:
+        """Merge one page of the provider's resources of one type."""
+        pieces: list[tuple[str, str, str | None, dict[str, Any]]] = []
+        rows = self._rows(resource_type, [str(r["id"]) for r in resources])
+        for resource in resources:
+            remote_id = str(resource["id"])
+            version = _version(resource)
+            row = rows.get(remote_id)
+            if row is not None and not row.ended and version and row.source_version == version:
+                self.counts.unchanged += 1
+                continue
+            translated = self._translate(
+                {k: v for k, v in resource.items() if k not in ("id", "meta", "resourceType")}
+            )
+            if resource_type == "CarePlan":
+                for value, body in self._agreements(translated, remote_id):
+                    pieces.append((remote_id, value, version, body))
+            else:
+                translated["identifier"] = self._identifiers(translated, remote_id)
+                pieces.append((remote_id, remote_id, version, translated))
+        known = self._rows(resource_type, [value for _, value, _, _ in pieces])
+        for remote_id, value, version, body in pieces:
+            self._merge_one(resource_type, remote_id, value, version, body, known.get(value))
+
+    def _merge_one(
+        self,
+        resource_type: str,
+        remote_id: str,
+        value: str,
+        version: str | None,
+        body: dict[str, Any],
+        row: Any,
+    ) -> None:
+        current = None
+        if row is not None:
+            self.ctx.store.lock(f"{resource_type}/{row.resource_id}")
+            current = self.ctx.store.read(resource_type, row.resource_id)
+            if current is not None and current.deleted:
+                current = None  # deleted here: the source's version comes back as new
+        stored_body = _strip(current.content) if current is not None else None
+        merged = self._compose(resource_type, body, stored_body)
+        if current is not None and stored_body == merged:
+            self.counts.unchanged += 1
+            self._remember(resource_type, value, current.id, version, False)
+            return
+        stored = self._write(
+            resource_type, merged, current, "update" if current else "create", remote_id
+        )
+        self._provenance(stored, remote_id, version, "UPDATE" if current else "CREATE")
+        self._remember(resource_type, value, stored.id, version, False)
+        if current is None:
+            self.counts.created += 1
+        else:
+            self.counts.updated += 1
+
+    # -- deletions at the source ---------------------------------------------------------
+
+    def known_ids(self, resource_type: str) -> dict[str, str]:
+        """Source value → our id of what is merged and not ended, for this data service."""
+        rows = self.conn.execute(
+            select(sync_pulled.c.source_value, sync_pulled.c.resource_id).where(
+                sync_pulled.c.patient_id == self.patient_id,
+                sync_pulled.c.provider_name == self.source.provider_name,
+                sync_pulled.c.service_id == self.source.service_id,
+                sync_pulled.c.resource_type == resource_type,
+                sync_pulled.c.ended.is_(False),
+            )
+        )
+        return {row.source_value: row.resource_id for row in rows}
+
+    def end_deleted(self, resource_type: str, present: set[str]) -> None:
+        """End what the source no longer has (``present``: the source's ids now)."""
+        for value, resource_id in sorted(self.known_ids(resource_type).items()):
+            if value.split("#", 1)[0] in present:
+                continue
+            self.ctx.store.lock(f"{resource_type}/{resource_id}")
+            current = self.ctx.store.read(resource_type, resource_id)
+            body = _strip(current.content) if current is not None and not current.deleted else None
+            if current is None or body is None:
+                self._mark_ended(resource_type, value)
+                continue
+            ended = self._ended(resource_type, body)
+            stored = self._write(resource_type, ended, current, "end", value)
+            self._provenance(stored, value, None, "DELETE")
+            self._mark_ended(resource_type, value)
+            self.counts.ended += 1
+
+    def _mark_ended(self, resource_type: str, value: str) -> None:
+        self.conn.execute(
+            update(sync_pulled)
+            .where(
+                sync_pulled.c.patient_id == self.patient_id,
+                sync_pulled.c.provider_name == self.source.provider_name,
+                sync_pulled.c.resource_type == resource_type,
+                sync_pulled.c.source_value == value,
+            )
+            .values(
+                ended=True, source_version=None, updated_at=self.fetched_at.replace(tzinfo=None)
+            )
+        )
+
+    def _ended(self, resource_type: str, body: dict[str, Any]) -> dict[str, Any]:
+        body = copy.deepcopy(body)
+        day = self.fetched_at.date().isoformat()
+        note = {
+            "time": _instant(self.fetched_at),
+            "authorString": self.source.provider_name,
+            "text": (
+                f"Verwijderd in het EPD van {self.source.provider_name} (gegevensdienst "
+                f"{self.source.service_id}); hier beëindigd op {day}, niet weggegooid."
+            ),
+            "extension": [{"url": SOURCE_ANNOTATION_URL, "valueString": self.source.provider_name}],
+        }
+        body["note"] = [*(body.get("note") or []), note]
+        if resource_type == "CarePlan":
+            if body.get("status") not in ("completed", "revoked", "entered-in-error"):
+                body["status"] = "revoked"
+            for activity in body.get("activity") or []:
+                detail = activity.get("detail")
+                if isinstance(detail, dict) and detail.get("status") not in (
+                    "completed",
+                    "cancelled",
+                    "stopped",
+                    "entered-in-error",
+                ):
+                    detail["status"] = "cancelled"
+        elif resource_type == "Goal":
+            if body.get("lifecycleStatus") not in ("completed", "cancelled", "entered-in-error"):
+                body["lifecycleStatus"] = "cancelled"
+        elif resource_type == "CareTeam":
+            body["status"] = "inactive"
+        elif resource_type == "Task" and body.get("status") not in (
+            "completed",
+            "cancelled",
+            "failed",
+            "entered-in-error",
+        ):
+            body["status"] = "cancelled"
+        return body
+
+
+def _codings(concepts: Any) -> list[dict[str, Any]]:
+    items = concepts if isinstance(concepts, list) else [concepts]
+    return [
+        c
+        for item in items
+        if isinstance(item, dict)
+        for c in item.get("coding") or []
+        if isinstance(c, dict)
+    ]
+
+
+def _version(resource: dict[str, Any]) -> str | None:
+    meta = resource.get("meta")
+    if not isinstance(meta, dict):
+        return None
+    for key in ("versionId", "lastUpdated"):
+        value = meta.get(key)
+        if isinstance(value, str) and value:
+            return value if key == "versionId" else f"at {value}"
+    return None
