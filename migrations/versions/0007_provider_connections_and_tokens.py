@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("provider_name", sa.String(length=255), nullable=False),
         sa.Column("service_id", sa.String(length=16), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("answered", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("nonce", name=op.f("pk_sync_authorization_request")),
     )
     with op.batch_alter_table("sync_authorization_request", schema=None) as batch_op:

@@ -510,3 +510,30 @@ def test_workers_run_revocations_when_connecting_is_configured() -> None:
     assert REVOKE not in sync_handlers(_settings(sync_redirect_uri=None))
     with pytest.raises(ValueError):
         ClientConfig.from_settings(_settings(sync_redirect_uri="http://pgo.example/cb?x=1"))
+
+
+def test_a_connection_forgotten_while_its_code_is_exchanged_stores_nothing(
+    http: TestClient, registered: Engine, anna: dict[str, str], faulty: FaultyAuthorizationServer
+) -> None:
+    from threading import Thread
+
+    from pgo_service.sync.connect import forget_connection
+
+    back = faulty.authorize(_start(http, anna, FAULTY)["authorization_url"])
+    faulty.fault({"kind": "slow", "seconds": 0.6})
+    answers: list[Any] = []
+    callback = Thread(target=lambda: answers.append(_callback(http, back)))
+    callback.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # until the callback has taken the request
+        with transaction(registered, write=False) as conn:
+            answered = conn.execute(select(sync_authorization_request.c.answered)).scalar()
+        if answered:
+            break
+        time.sleep(0.02)
+    with transaction(registered) as conn:  # the client's consent is revoked meanwhile
+        forget_connection(conn, "anna", FAULTY, utc_now())
+    callback.join(timeout=10)
+    assert answers and answers[0].status_code == 409, answers
+    assert answers[0].json()["error"] == "withdrawn"
+    assert _count(registered, sync_connection) == 0

@@ -150,8 +150,10 @@ sync_connection = Table(
     UniqueConstraint("patient_id", "provider_name", "service_id"),
 )
 
-# An authorization request sent to a provider and not yet answered; the callback
-# deletes it, so a state works once. The PKCE verifier travels inside the sealed state.
+# An authorization request sent to a provider: the callback marks it answered (so a
+# state works once) and deletes it when the tokens are stored; forgetting the client's
+# connection deletes it, so an exchange under way then stores nothing. The PKCE
+# verifier travels inside the sealed state.
 sync_authorization_request = Table(
     "sync_authorization_request",
     metadata,
@@ -160,6 +162,7 @@ sync_authorization_request = Table(
     Column("provider_name", String(255), nullable=False),
     Column("service_id", String(16), nullable=False),
     Column("expires_at", DateTime, nullable=False),
+    Column("answered", Boolean, nullable=False),  # the callback came; the code is being exchanged
     Index(None, "patient_id", "provider_name"),
     Index(None, "expires_at"),
 )

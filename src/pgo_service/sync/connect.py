@@ -6,10 +6,12 @@ provider's authorization server (MedMij's DVP side).
    ``<provider>~<data service>``, PKCE S256 and a ``state`` sealed with the service's
    key (AES-GCM) that names the client, the provider, the data service, a nonce, the
    expiry and the PKCE verifier. The nonce is also kept server side until the callback.
-2. ``complete_connection`` (the callback) opens the state, deletes its pending request
-   (so a state works once, and a wrong, expired, tampered or replayed one stores
-   nothing), exchanges the code at the provider's token endpoint with no transaction
-   open, and stores the tokens sealed, bound to whose they are.
+2. ``complete_connection`` (the callback) opens the state, marks its pending request
+   answered (so a state works once, and a wrong, expired, tampered or replayed one
+   stores nothing), exchanges the code at the provider's token endpoint with no
+   transaction open, and stores the tokens sealed, bound to whose they are, in the
+   transaction that deletes the pending request: when the connection was forgotten
+   meanwhile (consent revoked), the request is gone and nothing is stored.
 3. ``ConnectionTokens`` is the ``TokenSource`` push and pull use: it answers the access
    token, refreshing it first when it has (nearly) expired. A short lease makes one
    process at a time use a rotating refresh token; ``invalid_grant`` (or any refusal)
@@ -215,6 +217,7 @@ def start_connection(
             provider_name=provider_name,
             service_id=service_id,
             expires_at=expires_at,
+            answered=False,
         )
     )
     query = urlencode(
@@ -260,15 +263,24 @@ def open_state(sealer: Sealer, state: str, now: datetime) -> PendingAuthorizatio
     return pending
 
 
+def _request_of(pending: PendingAuthorization) -> Any:
+    return and_(
+        sync_authorization_request.c.nonce == pending.nonce,
+        sync_authorization_request.c.patient_id == pending.patient_id,
+        sync_authorization_request.c.provider_name == pending.provider_name,
+        sync_authorization_request.c.service_id == pending.service_id,
+    )
+
+
 def _consume(conn: Connection, pending: PendingAuthorization, now: datetime) -> None:
     done = conn.execute(
-        delete(sync_authorization_request).where(
-            sync_authorization_request.c.nonce == pending.nonce,
-            sync_authorization_request.c.patient_id == pending.patient_id,
-            sync_authorization_request.c.provider_name == pending.provider_name,
-            sync_authorization_request.c.service_id == pending.service_id,
+        update(sync_authorization_request)
+        .where(
+            _request_of(pending),
+            sync_authorization_request.c.answered.is_(False),
             sync_authorization_request.c.expires_at >= now,
         )
+        .values(answered=True)
     )
     if done.rowcount != 1:
         raise ConnectError(
@@ -457,10 +469,13 @@ def complete_connection(
     transport: httpx.BaseTransport | None = None,
 ) -> ConnectionInfo:
     """Handle the provider's redirect back. The pending request is used up before the
-    code is exchanged, so a state never works twice, whatever happens next."""
+    code is exchanged, so a state never works twice, whatever happens next; the tokens
+    are only stored while the request still exists (not forgotten meanwhile)."""
     pending = open_state(sealer, state, now)
     with transaction(engine) as conn:
         _consume(conn, pending, now)
+        if error is not None or not code:
+            conn.execute(delete(sync_authorization_request).where(_request_of(pending)))
     if error is not None or not code:
         reason = error if error and error.isascii() and len(error) <= 64 else "no code"
         raise ConnectError(
@@ -489,6 +504,14 @@ def complete_connection(
             502, "provider_unavailable", f"the provider's token endpoint failed: {exc}"
         ) from exc
     with transaction(engine) as conn:
+        still = conn.execute(delete(sync_authorization_request).where(_request_of(pending)))
+        if still.rowcount != 1:
+            raise ConnectError(
+                409,
+                "withdrawn",
+                "the connection was withdrawn while it was being made (disconnected, or the "
+                "client's consent for this provider was revoked); nothing was stored",
+            )
         return record_connection(
             conn,
             sealer,
