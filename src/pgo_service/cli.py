@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .auth_cli import register_auth_commands
 from .config import Settings, get_settings
-from .sync_cli import register_sync_commands
+from .sync_cli import register_sync_commands, sync_handlers
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .api.app import create_app
     from .db.engine import is_sqlite, make_engine
     from .db.migrate import upgrade
-    from .sync.worker import WorkerConfig, WorkerThreads, default_handlers
+    from .sync.worker import WorkerConfig, WorkerThreads
 
     settings = _settings(args)
     upgrade(settings.resolved_database_url())
@@ -35,7 +35,9 @@ def _serve(args: argparse.Namespace) -> int:
     # than as a process of its own.
     workers = None
     if is_sqlite(engine) and settings.sync_in_process_worker:
-        workers = WorkerThreads(engine, default_handlers(), WorkerConfig.from_settings(settings))
+        workers = WorkerThreads(
+            engine, sync_handlers(settings, engine), WorkerConfig.from_settings(settings)
+        )
         workers.start()
     try:
         uvicorn.run(

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     sync_in_process_worker: bool = True  # on SQLite, `serve` runs the worker in its process
     # This service's name in MedMij-style scopes (<provider name>~<data service>).
     provider_name: str = DEFAULT_PROVIDER_NAME
+    # The service as OAuth client of providers (MedMij's DVP side): its client id (the
+    # hostname on MedMij's OAuth client list) and the callback providers send the
+    # browser back to (https://<that host>/sync/callback).
+    sync_client_id: str | None = None
+    sync_redirect_uri: str | None = None
+    sync_connect_seconds: float = 600.0  # how long a client has to answer at the provider
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -11,11 +11,15 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from .config import get_settings
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .sync.worker import Handler
 
 _T = TypeVar("_T")
 
@@ -99,17 +103,42 @@ def _set_fhir_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_revocation_endpoint(args: argparse.Namespace) -> int:
+    from .sync.connect import set_revocation_endpoint
+    from .sync.hosts import EndpointError
+
+    uri = None if args.uri == "none" else args.uri
+    dev_mode = get_settings().dev_mode
+    try:
+        _in_transaction(
+            lambda conn: set_revocation_endpoint(
+                conn, args.provider, args.service, uri, dev_mode=dev_mode
+            )
+        )
+    except EndpointError as error:
+        return _fail(f"{args.uri}: {error}")
+    return 0
+
+
 def _list(_args: argparse.Namespace) -> int:
+    from .sync.connect import revocation_endpoint
     from .sync.hosts import EndpointError, parse_host_list
     from .sync.registry import host_policy, providers
 
     settings = get_settings()
     extra = parse_host_list(settings.sync_allowed_hosts)
 
-    def read(conn: Connection) -> tuple[Any, Any]:
-        return providers(conn), host_policy(conn, extra, dev_mode=settings.dev_mode)
+    def read(conn: Connection) -> tuple[Any, Any, dict[tuple[str, str], str]]:
+        entries = providers(conn)
+        revocation = {
+            (p.name, s.service_id): uri
+            for p in entries
+            for s in p.data_services
+            if (uri := revocation_endpoint(conn, p.name, s.service_id)) is not None
+        }
+        return entries, host_policy(conn, extra, dev_mode=settings.dev_mode), revocation
 
-    entries, policy = _in_transaction(read, write=False)
+    entries, policy, revocation = _in_transaction(read, write=False)
 
     def mark(uri: str) -> str:
         try:
@@ -125,6 +154,8 @@ def _list(_args: argparse.Namespace) -> int:
             print(f"  data service {service.service_id}: FHIR {service.fhir_version} ({how})")
             print(f"    authorization {mark(service.authorization_endpoint)}")
             print(f"    token         {mark(service.token_endpoint)}")
+            if (provider.name, service.service_id) in revocation:
+                print(f"    revocation    {mark(revocation[provider.name, service.service_id])}")
             for role, uri in service.resource_endpoints.items():
                 print(f"    resource      {mark(uri)}  [{role}]")
     if not entries:
@@ -144,18 +175,38 @@ def _hosts(_args: argparse.Namespace) -> int:
     return 0
 
 
+def sync_handlers(settings: Settings, engine: Engine) -> dict[str, Handler]:
+    """The job kinds workers run: revoking forgotten provider tokens and, once the
+    service is configured as a client of providers, push (asking the client's consent
+    when it runs) and pull with the client's tokens at each provider."""
+    from .api.app import sync_handlers as data_handlers
+    from .auth.crypto import SecretBox
+    from .sync.connect import ClientConfig, ConnectionTokens, connection_handlers
+    from .sync.worker import default_handlers
+
+    box = SecretBox(settings.resolved_secret_key())
+    handlers = {**default_handlers(), **connection_handlers(settings, box)}
+    config = ClientConfig.from_settings(settings)
+    if config is not None:
+        handlers.update(data_handlers(settings, ConnectionTokens(engine, box, config)))
+    return handlers
+
+
 def _worker(args: argparse.Namespace) -> int:
     import logging
     import signal
 
     from .db.engine import make_engine
-    from .sync.worker import WorkerConfig, WorkerThreads, default_handlers
+    from .sync.worker import WorkerConfig, WorkerThreads
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url())
     workers = WorkerThreads(
-        engine, default_handlers(), WorkerConfig.from_settings(settings), count=args.threads
+        engine,
+        sync_handlers(settings, engine),
+        WorkerConfig.from_settings(settings),
+        count=args.threads,
     )
 
     def stop(_signum: int, _frame: Any) -> None:
@@ -286,3 +337,11 @@ def register_sync_commands(commands: Any) -> None:
     version.add_argument("service", help="GegevensdienstId")
     version.add_argument("version", choices=["R4", "STU3", "default"])
     version.set_defaults(func=_set_fhir_version)
+    revocation = providers.add_parser(
+        "set-revocation-endpoint",
+        help="state a data service's token revocation endpoint (RFC 7009), or 'none'",
+    )
+    revocation.add_argument("provider")
+    revocation.add_argument("service")
+    revocation.add_argument("uri")
+    revocation.set_defaults(func=_set_revocation_endpoint)

@@ -12,11 +12,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from pgo_service.api.app import create_app
+from pgo_service.auth.crypto import SecretBox
 from pgo_service.config import Settings
 from pgo_service.consent import DisclosureGate
 from pgo_service.db.engine import transaction
-from pgo_service.db.sync_tables import sync_job
+from pgo_service.db.sync_tables import sync_connection, sync_job, sync_token_revocation
 from pgo_service.fhir.store import ResourceStore
+from pgo_service.sync.connect import (
+    REVOKE,
+    TokenAnswer,
+    record_connection,
+    set_revocation_endpoint,
+)
 from pgo_service.sync.jobs import enqueue
 from pgo_service.sync.registry import PROVIDER_NAME_SYSTEM
 
@@ -515,3 +522,51 @@ def test_disclosure_to_a_provider_follows_consent_when_the_job_runs(
     ended = {**sharing, "period": {"end": "2020-01-01"}}
     assert admin.put(_consent("anna", ended)).is_success
     assert not may_send("CarePlan/anna-plan")
+
+
+def test_revocation_forgets_the_clients_tokens_at_that_provider(
+    http: TestClient, db_engine: Engine, admin: Http, world: None
+) -> None:
+    hospital = {
+        "resourceType": "Organization",
+        "id": "ziekenhuis",
+        "identifier": [{"system": PROVIDER_NAME_SYSTEM, "value": "ziekenhuis-noord"}],
+    }
+    assert admin.put(hospital).is_success
+    assert admin.put(_consent("anna", _permit("Organization/ziekenhuis"))).is_success
+    now = datetime.now(UTC).replace(tzinfo=None)
+    box = SecretBox(TEST_SECRET_KEY)
+    answer = TokenAnswer("access", now + timedelta(minutes=15), "refresh", None)
+    with transaction(db_engine) as conn:
+        set_revocation_endpoint(
+            conn, "ziekenhuis-noord", "48", "https://auth.ziekenhuis.example/revoke", dev_mode=False
+        )
+        for patient, provider in (
+            ("anna", "ziekenhuis-noord"),
+            ("anna", "huisarts"),
+            ("bert", "ziekenhuis-noord"),
+        ):
+            record_connection(
+                conn,
+                box,
+                patient_id=patient,
+                provider_name=provider,
+                service_id="48",
+                connected_by=f"Patient/{patient}",
+                app_client_id="app.pgo.example",
+                answer=answer,
+                now=now,
+            )
+    own = Http(http, actor_token(db_engine, "Patient/anna", patient_id="anna"))
+    consent = own.get("Consent/c1").json()
+    assert own.put({**consent, "status": "inactive"}).status_code == 200
+    with transaction(db_engine) as conn:
+        left = conn.execute(
+            select(sync_connection.c.patient_id, sync_connection.c.provider_name)
+        ).all()
+        jobs = conn.execute(select(sync_job.c.kind, sync_job.c.status)).all()
+        waiting = conn.execute(select(sync_token_revocation.c.provider_name)).scalars().all()
+    assert sorted(left) == [("anna", "huisarts"), ("bert", "ziekenhuis-noord")]
+    # the provider is still told, after the client's own jobs there were cancelled
+    assert [tuple(j) for j in jobs] == [(REVOKE, "queued")]
+    assert waiting == ["ziekenhuis-noord"]

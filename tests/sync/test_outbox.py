@@ -83,6 +83,10 @@ def test_payloads_carry_no_bsn_or_credentials(payload: dict[str, object]) -> Non
 
 def test_payload_references_are_fine() -> None:
     check_payload({"resource": "CarePlan/123456789", "version": 3, "ids": ["a", None, True]})
+    # a uuid whose hex happens to hold nine digits that pass the eleven-test is no BSN
+    check_payload({"resource": "CarePlan/9f1c2d3e-aa4b-4c5d-8e6f-a123456782b0"})
+    with pytest.raises(PayloadError):
+        check_payload({"resource": "CarePlan/123456782"})
 
 
 def test_claim_run_record(db_engine: Engine) -> None:

@@ -76,3 +76,26 @@ def test_loopback_endpoints_need_dev_mode(cli: Cli, tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "plain http" in refused.stderr
     assert cli("providers", "import-zal", str(listing), PGO_DEV_MODE="true").returncode == 0
+
+
+def test_revocation_endpoint(cli: Cli, tmp_path: Path) -> None:
+    listing = tmp_path / "zal.xml"
+    listing.write_bytes(zal(1, {"thuiszorg@medmij": [service("48")]}))
+    assert cli("providers", "import-zal", str(listing)).returncode == 0
+    uri = "https://auth.thuiszorg.example/oauth/revoke"
+    stated = cli("providers", "set-revocation-endpoint", "thuiszorg@medmij", "48", uri)
+    assert stated.returncode == 0, stated.stderr
+    assert f"revocation    {uri}  (not callable" in cli("providers", "list").stdout
+    # kept across a newer list
+    listing.write_bytes(zal(2, {"thuiszorg@medmij": [service("48")]}))
+    assert cli("providers", "import-zal", str(listing)).returncode == 0
+    assert "revocation" in cli("providers", "list").stdout
+    refused = cli(
+        "providers", "set-revocation-endpoint", "thuiszorg@medmij", "48", "http://x.example"
+    )
+    assert refused.returncode == 2 and "http" in refused.stderr
+    assert (
+        cli("providers", "set-revocation-endpoint", "thuiszorg@medmij", "48", "none").returncode
+        == 0
+    )
+    assert "revocation" not in cli("providers", "list").stdout

@@ -25,6 +25,7 @@ from .oauth_pages import router as oauth_pages_router
 from .oauth_routes import router as oauth_router
 from .oauth_web import OAuthRuntime
 from .security import BearerAccess, CorrelationIdMiddleware
+from .sync_connect_routes import build_sync_connect_router
 from .sync_notifications import build_notification_router
 from .sync_routes import build_sync_router
 
@@ -125,4 +126,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(account_router)
     app.include_router(build_sync_router(engine))
     app.include_router(build_notification_router(engine, access, settings))
+    app.include_router(build_sync_connect_router(engine, oauth))
     return app

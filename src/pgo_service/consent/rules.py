@@ -13,6 +13,7 @@ from ..fhir.interactions.context import Change, Context
 from ..fhir.jsonio import parse_json
 from ..fhir.search.normalize import to_micros
 from ..fhir.store import utc_now
+from ..sync.connect import forget_connection
 from ..sync.jobs import cancel_jobs
 from ..sync.registry import PROVIDER_NAME_SYSTEM
 from .identities import is_regiebehandelaar
@@ -81,8 +82,9 @@ def _permitted_actors(document: dict[str, Any] | None) -> dict[str, set[str]]:
 
 
 def _revoke_lost_access(ctx: Context, change: Change, now: datetime) -> None:
-    """Tokens of an actor the client's consent stops permitting are revoked, and the
-    outbox's unfinished jobs to the provider that actor is are cancelled."""
+    """Tokens of an actor the client's consent stops permitting are revoked, the
+    outbox's unfinished jobs to the provider that actor is are cancelled, and the
+    tokens the service holds for the client at that provider are forgotten."""
     before = None
     if change.current is not None and change.current.content:
         before = parse_json(change.current.content)
@@ -99,6 +101,7 @@ def _revoke_lost_access(ctx: Context, change: Change, now: datetime) -> None:
                     now=now,
                     reason="the client's consent no longer permits this provider",
                 )
+                forget_connection(ctx.store.conn, patient_id, provider, now)
 
 
 def _provider_names(ctx: Context, actor: str) -> list[str]:

@@ -23,9 +23,11 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from .models import AutoPk, metadata
@@ -166,4 +168,69 @@ sync_subscription = Table(
     Column("end_date", DateTime, nullable=True),
     Column("created_at", DateTime, nullable=False),
     Index("ix_sync_subscription_scope", "patient_id", "provider_name", "service_id"),
+)
+
+# The service as OAuth client of providers (MedMij's DVP side). A connection holds a
+# client's tokens at one data service of one provider, sealed (AES-GCM under a key
+# derived from PGO_SECRET_KEY) together with whose they are; nothing else about the
+# tokens is stored. ``refreshing_until`` is a short lease, so only one process uses a
+# (rotating) refresh token at a time.
+sync_connection = Table(
+    "sync_connection",
+    metadata,
+    Column("id", AutoPk, primary_key=True, autoincrement=True),
+    Column("patient_id", String(64), nullable=False),
+    Column("provider_name", String(255), nullable=False),
+    Column("service_id", String(16), nullable=False),
+    Column("status", String(12), nullable=False),  # active | broken
+    Column("scope", String(1024), nullable=False),  # as the provider granted it
+    Column("tokens", LargeBinary, nullable=True),  # sealed; None once broken
+    Column("access_expires_at", DateTime, nullable=True),
+    Column("has_refresh_token", Boolean, nullable=False),
+    Column("refreshing_until", DateTime, nullable=True),
+    Column("connected_by", String(128), nullable=False),  # Patient/x or RelatedPerson/y
+    Column("app_client_id", String(255), nullable=False),  # the pgo app that connected
+    Column("last_error", Text, nullable=True),  # never a token
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("patient_id", "provider_name", "service_id"),
+)
+
+# An authorization request sent to a provider: the callback marks it answered (so a
+# state works once) and deletes it when the tokens are stored; forgetting the client's
+# connection deletes it, so an exchange under way then stores nothing. The PKCE
+# verifier travels inside the sealed state.
+sync_authorization_request = Table(
+    "sync_authorization_request",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("patient_id", String(64), nullable=False),
+    Column("provider_name", String(255), nullable=False),
+    Column("service_id", String(16), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("answered", Boolean, nullable=False),  # the callback came; the code is being exchanged
+    Index(None, "patient_id", "provider_name"),
+    Index(None, "expires_at"),
+)
+
+# Tokens a forgotten connection held, kept (still sealed) only until the revocation
+# job has told the provider (RFC 7009).
+sync_token_revocation = Table(
+    "sync_token_revocation",
+    metadata,
+    Column("id", AutoPk, primary_key=True, autoincrement=True),
+    Column("provider_name", String(255), nullable=False),
+    Column("service_id", String(16), nullable=False),
+    Column("tokens", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# The RFC 7009 revocation endpoint of a data service's authorization server, stated
+# by the operator (MedMij's provider list has none); kept across list imports.
+sync_revocation_endpoint = Table(
+    "sync_revocation_endpoint",
+    metadata,
+    Column("provider_name", String(255), primary_key=True),
+    Column("service_id", String(16), primary_key=True),
+    Column("uri", String(1024), nullable=False),
 )

@@ -50,7 +50,7 @@ _SECRET_KEYS = frozenset(
     }
 )
 _BSN_SYSTEMS = ("http://fhir.nl/fhir/NamingSystem/bsn", "2.16.840.1.113883.2.4.6.3")
-_NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_NINE_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{9}(?![0-9A-Za-z])")  # not part of a longer word
 
 
 class PayloadError(ValueError):
