@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -111,11 +112,18 @@ def pull(engine: Engine, anna: str, service: str = "48") -> int:
         )
 
 
-def run_all(w: Worker, limit: int = 50) -> int:
-    """Run due jobs until none is left; how many ran."""
+def run_all(w: Worker, limit: int = 50, settle: float = 5.0) -> int:
+    """Run jobs until none is queued (waiting out a retry's short backoff, at most
+    ``settle`` seconds); how many ran."""
     ran = 0
-    while ran < limit and w.run_once():
-        ran += 1
+    deadline = time.monotonic() + settle
+    while ran < limit:
+        if w.run_once():
+            ran += 1
+            continue
+        if not any(j.status == "queued" for j in jobs(w.engine)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
     return ran
 
 
