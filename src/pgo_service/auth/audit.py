@@ -41,25 +41,19 @@ class AuditRecord:
     correlation_id: str | None = None
 
 
+def agents(actor_reference: str | None, client_id: str | None) -> list[dict[str, Any]]:
+    """AuditEvent.agent: who acted (the requestor) and through which app."""
+    found: list[dict[str, Any]] = []
+    if actor_reference:
+        found.append({"who": {"reference": actor_reference}, "requestor": True})
+    if client_id:
+        app = {"identifier": {"system": "urn:ietf:params:oauth:client-id", "value": client_id}}
+        found.append({"who": app, "requestor": not actor_reference})
+    return found or [{"who": {"display": "unknown user"}, "requestor": True}]
+
+
 def _event(record: AuditRecord, now: datetime) -> dict[str, Any]:
     is_login = record.event.startswith("login")
-    agents: list[dict[str, Any]] = []
-    if record.actor_reference:
-        agents.append({"who": {"reference": record.actor_reference}, "requestor": True})
-    if record.client_id:
-        agents.append(
-            {
-                "who": {
-                    "identifier": {
-                        "system": "urn:ietf:params:oauth:client-id",
-                        "value": record.client_id,
-                    }
-                },
-                "requestor": not record.actor_reference,
-            }
-        )
-    if not agents:
-        agents.append({"who": {"display": "unknown user"}, "requestor": True})
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "type": _LOGIN_TYPE if is_login else _EVENT_TYPE,
@@ -67,7 +61,7 @@ def _event(record: AuditRecord, now: datetime) -> dict[str, Any]:
         "action": "E",
         "recorded": format_instant(now),
         "outcome": record.outcome,
-        "agent": agents,
+        "agent": agents(record.actor_reference, record.client_id),
         "source": {"observer": {"display": "pgo-service authorization server"}},
     }
     if record.detail:

@@ -150,49 +150,32 @@ def _reused(
 def _client_credentials(
     conn: Connection, client: OAuthClient, request: TokenRequest
 ) -> dict[str, Any]:
-    """For the operator's own back ends (SMART Backend Services style), and for provider
-    systems that authenticate with a signed assertion and act as their Organization."""
+    """For the operator's own back ends (SMART Backend Services style, ``system/``
+    scopes), and for provider systems that sign their assertion and act as the
+    Organization that names them (``user/`` scopes, within the client's consent)."""
     if client.is_public:
         raise unauthorized_client("client_credentials is not for public clients")
-    if not client.is_system:
-        return _provider_system(conn, client, request)
+    if client.is_system:
+        actor, context = "", "system"
+    else:
+        signed = client.kind == PRIVATE_KEY_JWT
+        organization = organization_of(conn, client.client_id) if signed else None
+        if organization is None:
+            raise unauthorized_client(
+                "client_credentials is for system clients and for provider systems that "
+                "sign their assertion and that one Organization names by client id"
+            )
+        actor, context = organization, "user"
     allowed = ScopeSet.stored(client.allowed_scopes)
     asked = request.form.get("scope")
     requested = ScopeSet.parse(asked, request.provider_name) if asked else allowed
-    if not requested.within(allowed) or requested.contexts - {"system"}:
-        raise invalid_scope("Scope not allowed for this client")
+    if not requested.within(allowed) or requested.contexts - {context}:
+        raise invalid_scope(f"This client gets {context}/ scopes within its registration")
     _audit(conn, request, "token", client)
     return issue_access_token(
         conn,
         client_id=client.client_id,
-        actor_reference="",
-        patient_id=None,
-        scope=str(requested),
-        now=request.now,
-    )
-
-
-def _provider_system(
-    conn: Connection, client: OAuthClient, request: TokenRequest
-) -> dict[str, Any]:
-    organization = (
-        organization_of(conn, client.client_id) if client.kind == PRIVATE_KEY_JWT else None
-    )
-    if organization is None:
-        raise unauthorized_client(
-            "client_credentials is for system clients and for provider systems that sign "
-            "their assertion and that one Organization names by client id"
-        )
-    allowed = ScopeSet.stored(client.allowed_scopes)
-    asked = request.form.get("scope")
-    requested = ScopeSet.parse(asked, request.provider_name) if asked else allowed
-    if not requested.within(allowed) or requested.contexts - {"user"}:
-        raise invalid_scope("A provider system gets user/ scopes within its registration")
-    _audit(conn, request, "token", client)
-    return issue_access_token(
-        conn,
-        client_id=client.client_id,
-        actor_reference=organization,
+        actor_reference=actor,
         patient_id=None,
         scope=str(requested),
         now=request.now,

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ..auth.audit import agents
 from ..db.engine import transaction
 from ..fhir.store import ResourceStore, format_instant
 
@@ -59,21 +60,6 @@ def events(record: AccessRecord, now: datetime) -> list[dict[str, Any]]:
 def _event(
     record: AccessRecord, patient_id: str | None, references: list[str], now: datetime
 ) -> dict[str, Any]:
-    agents: list[dict[str, Any]] = []
-    if record.actor:
-        agents.append({"who": {"reference": record.actor}, "requestor": True})
-    if record.client_id:
-        agents.append(
-            {
-                "who": {
-                    "identifier": {
-                        "system": "urn:ietf:params:oauth:client-id",
-                        "value": record.client_id,
-                    }
-                },
-                "requestor": not record.actor,
-            }
-        )
     entities: list[dict[str, Any]] = []
     if patient_id is not None:
         entities.append(
@@ -115,7 +101,7 @@ def _event(
                 ]
             }
         ],
-        "agent": agents or [{"who": {"display": "unknown"}, "requestor": True}],
+        "agent": agents(record.actor, record.client_id),
         "source": {"observer": {"display": "pgo-service"}},
         "entity": entities,
     }
