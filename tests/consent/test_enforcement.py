@@ -27,7 +27,9 @@ from pgo_service.sync.connect import (
 from pgo_service.sync.jobs import enqueue
 from pgo_service.sync.registry import PROVIDER_NAME_SYSTEM
 
+from ..careplan.demo import load_demo
 from ..conftest import TEST_SECRET_KEY
+from ..support.fhirclient import FhirClient
 from ..support.tokens import actor_token, system_token
 
 ROLE = "https://pgo-service.nl/fhir/CodeSystem/netwerkrol"
@@ -570,3 +572,37 @@ def test_revocation_forgets_the_clients_tokens_at_that_provider(
     # the provider is still told, after the client's own jobs there were cancelled
     assert [tuple(j) for j in jobs] == [(REVOKE, "queued")]
     assert waiting == ["ziekenhuis-noord"]
+
+
+def test_the_plan_view_shows_only_what_the_consent_shares(
+    http: TestClient, db_engine: Engine, admin: Http, client: FhirClient
+) -> None:
+    demo = load_demo(client)
+    patient_id, plan = demo.patient_id, demo.refs["plan"]
+    nurse = Http(http, actor_token(db_engine, NURSE))
+    view = f"/fhir/{demo.patient}/$zorgleefplan"
+    assert http.get(view, headers=nurse.headers).status_code == 403
+
+    def shown(requester: Http) -> set[str]:
+        response = http.get(view, headers=requester.headers)
+        assert response.status_code == 200, response.text
+        return {
+            f"{e['resource']['resourceType']}/{e['resource']['id']}"
+            for e in response.json()["entry"]
+            if "resource" in e and e["resource"]["resourceType"] != "Parameters"
+        }
+
+    everything = shown(admin)
+    plan_only = _permit(
+        NURSE,
+        action=_action("access"),
+        data=[{"meaning": "related", "reference": {"reference": plan}}],
+    )
+    assert admin.put(_consent(patient_id, plan_only)).is_success
+    seen = shown(nurse)
+    agreements = {r for r in everything if r.startswith("CarePlan/") and r != plan}
+    assert plan in seen and agreements and not agreements & seen
+    assert seen < everything
+    with_agreements = _permit(NURSE, action=_action("access"), **{"class": _classes("CarePlan")})
+    assert admin.put(_consent(patient_id, plan_only, with_agreements)).is_success
+    assert agreements <= shown(nurse)
