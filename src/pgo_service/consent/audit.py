@@ -27,7 +27,7 @@ from ..fhir.store import ResourceStore, format_instant
 log = logging.getLogger(__name__)
 
 MAX_ENTITIES = 50
-_BATCH = 200
+_BATCH = 50  # bounded batches: the writer shares the GIL with the requests
 _IDLE_SECONDS = 2.0
 _ACTION = {"GET": "R", "HEAD": "R", "POST": "C", "PUT": "U", "PATCH": "U", "DELETE": "D"}
 
