@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ..db.errors import log_failure
 from ..fhir.errors import Category, FhirError
 from ..fhir.jsonio import dump_json
 from .responses import FHIR_JSON
@@ -55,7 +56,7 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log_failure(log, "unhandled error on %s %s", request.method, request.url.path, exc=exc)
     return error_response(FhirError(Category.INTERNAL, "Internal server error"))
 
 

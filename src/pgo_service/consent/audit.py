@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from ..auth.audit import agents
 from ..db.engine import transaction
+from ..db.errors import log_failure
 from ..fhir.store import ResourceStore, format_instant
 
 log = logging.getLogger(__name__)
@@ -164,5 +165,5 @@ class AuditWriter:
             with transaction(self.engine) as conn:
                 events = ((str(uuid.uuid4()), event) for event in batch)
                 ResourceStore(conn).create_many("AuditEvent", events)
-        except Exception:  # the audit must not take the service down; say so loudly
-            log.exception("writing %d audit events failed", len(batch))
+        except Exception as exc:  # the audit must not take the service down; say so loudly
+            log_failure(log, "writing %d audit events failed", len(batch), exc=exc)

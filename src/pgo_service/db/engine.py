@@ -34,6 +34,9 @@ def is_sqlite(engine: Engine | Connection) -> bool:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
+    # A failing statement's error names its SQL, never its values: those are resource
+    # content (a BSN), sealed tokens and hashes, and errors end up in logs.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from ..config import Settings
 from ..db.engine import transaction
+from ..db.errors import describe_error, log_failure
 from .backoff import backoff_seconds
 from .hosts import parse_host_list
 from .jobs import ClaimedJob, claim, record_done, record_failure
@@ -144,11 +145,11 @@ class Worker:
             record_failure(self.engine, job, str(exc), now=self.clock(), retry_at=None)
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
         except Exception as exc:
-            log.exception("job %s (%s) raised", job.id, job.kind)
+            log_failure(log, "job %s (%s) raised", job.id, job.kind, exc=exc)
             record_failure(
                 self.engine,
                 job,
-                f"{type(exc).__name__}: {exc}",
+                describe_error(exc),  # shown by `sync status`: no values of any row
                 now=self.clock(),
                 retry_at=self._retry_at(job, None),
             )
@@ -162,8 +163,8 @@ class Worker:
         while not stop.is_set():
             try:
                 worked = self.run_once()
-            except Exception:
-                log.exception("worker %s: claiming or recording failed", self.name)
+            except Exception as exc:
+                log_failure(log, "worker %s: claiming or recording failed", self.name, exc=exc)
                 worked = False
             if not worked:
                 stop.wait(self.config.poll_seconds)
