@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import select, tuple_
 
 from ..careplan import codes
+from ..careplan.classify import has_role, reference_of
+from ..careplan.periods import bounds
 from ..db.models import search_reference
 from ..fhir.jsonio import parse_json
-from ..fhir.search.normalize import MAX_TIME, MIN_TIME, date_range
+from ..fhir.search.normalize import MAX_TIME, MIN_TIME
 from ..fhir.store import ResourceStore
 
 
@@ -24,19 +26,10 @@ class Identities:
 
 
 def _bounds(period: Any) -> tuple[int, int]:
-    if not isinstance(period, dict):
-        return MIN_TIME, MAX_TIME
     try:
-        low = date_range(period["start"])[0] if period.get("start") else MIN_TIME
-        high = date_range(period["end"])[1] if period.get("end") else MAX_TIME
+        return bounds(period)
     except ValueError:
         return MAX_TIME, MIN_TIME  # unreadable: never current
-    return low, high
-
-
-def _reference(value: Any) -> str | None:
-    reference = value.get("reference") if isinstance(value, dict) else None
-    return reference if isinstance(reference, str) else None
 
 
 def _referrers(
@@ -85,7 +78,10 @@ def identities_of(store: ResourceStore, actor: str, moment: int) -> Identities:
         references.add(f"PractitionerRole/{role.get('id')}")
         references.update(
             r
-            for r in (_reference(role.get("practitioner")), _reference(role.get("organization")))
+            for r in (
+                reference_of(role.get("practitioner")),
+                reference_of(role.get("organization")),
+            )
             if r
         )
     represented: set[str] = set()
@@ -93,11 +89,11 @@ def identities_of(store: ResourceStore, actor: str, moment: int) -> Identities:
         if team.get("status") != "active" or not current(team.get("period")):
             continue
         for participant in _participants(team):
-            member = _reference(participant.get("member"))
+            member = reference_of(participant.get("member"))
             if member not in references or not current(participant.get("period")):
                 continue
             references.add(f"CareTeam/{team.get('id')}")
-            subject = _reference(team.get("subject")) or ""
+            subject = reference_of(team.get("subject")) or ""
             if (
                 kind == "RelatedPerson"
                 and subject.startswith("Patient/")
@@ -114,13 +110,7 @@ def _participants(team: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _represents(participant: dict[str, Any]) -> bool:
-    return any(
-        (coding.get("system"), coding.get("code")) in codes.REPRESENTATIVE_ROLES
-        for role in participant.get("role") or []
-        if isinstance(role, dict)
-        for coding in role.get("coding") or []
-        if isinstance(coding, dict)
-    )
+    return bool(set(codes.codings(participant.get("role"))) & codes.REPRESENTATIVE_ROLES)
 
 
 def is_regiebehandelaar(
@@ -132,21 +122,16 @@ def is_regiebehandelaar(
         if (
             team.get("status") != "active"
             or not low <= moment <= high
-            or _reference(team.get("subject")) != f"Patient/{patient_id}"
+            or reference_of(team.get("subject")) != f"Patient/{patient_id}"
         ):
             continue
         for participant in _participants(team):
-            member = _reference(participant.get("member"))
+            member = reference_of(participant.get("member"))
             low, high = _bounds(participant.get("period"))
             if (
                 member in references
                 and low <= moment <= high
-                and any(
-                    (c.get("system"), c.get("code")) == (codes.ROLE_SYSTEM, codes.REGIEBEHANDELAAR)
-                    for role in participant.get("role") or []
-                    for c in (role.get("coding") or [] if isinstance(role, dict) else [])
-                    if isinstance(c, dict)
-                )
+                and has_role(participant, codes.ROLE_SYSTEM, codes.REGIEBEHANDELAAR)
             ):
                 return True
     return False

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..fhir.search.normalize import MAX_TIME, MIN_TIME, date_range
+from ..careplan.periods import bounds
 
 ACCESS, CORRECT, DISCLOSE = "access", "correct", "disclose"
 ACTIONS = (ACCESS, CORRECT, DISCLOSE)
@@ -109,8 +109,7 @@ def _walk(node: dict[str, Any], depth: int, above: _Inherited) -> Iterator[Provi
             )
         ),
         above.data + ((_data(node),) if _data(node) else ()),
-        above.periods
-        + ((_period(node["period"]),) if isinstance(node.get("period"), dict) else ()),
+        above.periods + ((bounds(node["period"]),) if isinstance(node.get("period"), dict) else ()),
         above.purpose
         + tuple(
             c["code"]
@@ -170,12 +169,6 @@ def _data(node: dict[str, Any]) -> tuple[DataRef, ...]:
         resource_type, resource_id = reference.split("/")
         refs.append(DataRef(resource_type, resource_id, str(item.get("meaning") or "instance")))
     return tuple(refs)
-
-
-def _period(period: dict[str, Any]) -> tuple[int, int]:
-    low = date_range(period["start"])[0] if period.get("start") else MIN_TIME
-    high = date_range(period["end"])[1] if period.get("end") else MAX_TIME
-    return low, high
 
 
 def boundaries(provisions: list[Provision]) -> Iterator[int]:

@@ -15,9 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    FromClause,
     and_,
     bindparam,
     delete,
@@ -34,6 +32,7 @@ from .compartment import patient_compartment
 from .jsonio import dump_json
 from .search.extract import extract
 from .search.index import IndexEntry
+from .visibility import RowFilter
 
 Clock = Callable[[], datetime]
 
@@ -196,7 +195,7 @@ class ResourceStore:
         at: datetime | None,
         count: int,
         offset: int,
-        visible: Callable[[FromClause], ColumnElement[bool]] | None = None,
+        visible: RowFilter | None = None,
     ) -> tuple[list[StoredVersion], int]:
         """Versions newest first; ``visible`` keeps those the caller may see."""
         v = resource_version.c

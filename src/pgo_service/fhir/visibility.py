@@ -10,9 +10,13 @@ searches are filtered in the database, totals and paging agree with what is show
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, Connection, FromClause
+
+# The rows of a resource table the caller may see: a Visibility's ``condition``.
+RowFilter = Callable[[FromClause], ColumnElement[bool]]
 
 
 class StoredRow(Protocol):

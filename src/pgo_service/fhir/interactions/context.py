@@ -7,11 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, FromClause
-
 from ..errors import Category, FhirError
 from ..store import ResourceStore, StoredVersion
-from ..visibility import StoredRow, Visibility
+from ..visibility import RowFilter, StoredRow, Visibility
 
 if TYPE_CHECKING:
     from ..exchange import FhirRequest, FhirResponse
@@ -71,7 +69,7 @@ class Context:
     shown: list[tuple[str, str | None]] = field(default_factory=list)
 
     @property
-    def visible(self) -> Callable[[FromClause], ColumnElement[bool]] | None:
+    def visible(self) -> RowFilter | None:
         """The row filter every reading statement applies."""
         return self.visibility.condition if self.visibility is not None else None
 

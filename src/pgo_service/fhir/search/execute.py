@@ -27,8 +27,9 @@ from pgo_service.fhir.search.query import (
     SearchQuery,
     parse_filters,
 )
-from pgo_service.fhir.search.sql import RowFilter, count_select, driving_select, match_select
+from pgo_service.fhir.search.sql import count_select, driving_select, match_select
 from pgo_service.fhir.search.sql_include import Frontier, include_select
+from pgo_service.fhir.visibility import RowFilter
 
 MAX_ITERATE_DEPTH = 3
 

@@ -9,7 +9,6 @@ collation on every backend), which does not move when resources are updated; any
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -42,11 +41,9 @@ from pgo_service.fhir.search.sql_range import date_condition, instant_condition,
 from pgo_service.fhir.search.sql_reference import identifier_condition, reference_condition
 from pgo_service.fhir.search.sql_text import string_condition, uri_condition
 from pgo_service.fhir.search.sql_token import token_condition, token_text_condition
+from pgo_service.fhir.visibility import RowFilter
 
 FoundRow = tuple[str, str, int, Any, bytes, str | None]
-
-# The rows of a resource table the caller may see (see fhir/visibility.py).
-RowFilter = Callable[[FromClause], ColumnElement[bool]]
 
 
 def found_columns(table: FromClause) -> list[ColumnElement[Any]]:

@@ -8,7 +8,8 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 
 from pgo_service.db.models import resource, search_reference
 from pgo_service.fhir.search.query import IncludeSpec
-from pgo_service.fhir.search.sql import RowFilter, found_columns
+from pgo_service.fhir.search.sql import found_columns
+from pgo_service.fhir.visibility import RowFilter
 
 Frontier = dict[str, list[str]]  # resource type -> ids whose references are followed
 
