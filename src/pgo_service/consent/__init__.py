@@ -12,7 +12,7 @@ from ..fhir.interactions.context import Change, Context, Operation, WriteRule
 from . import operations as consent_operations
 from .audit import AccessRecord, AuditWriter
 from .disclosure import DisclosureGate
-from .policy import ConsentVisibility, Decisions, PolicyDecisionPoint, Requester
+from .policy import ConsentVisibility, PolicyDecisionPoint, Requester
 from .rules import RequesterRule, global_rule
 from .search_params import register_search_params
 
@@ -59,7 +59,6 @@ def rules() -> tuple[WriteRule, ...]:
 class RequestPolicy:
     visibility: ConsentVisibility | None  # None: a system caller, consent not applied
     rules: tuple[WriteRule, ...]
-    decisions: Decisions | None = None
 
 
 class ConsentEnforcement:
@@ -75,7 +74,7 @@ class ConsentEnforcement:
         if requester.actor is None:
             return RequestPolicy(_NOBODY, (_refuse_writes,))
         decisions = self.pdp.decisions(conn, requester, now)
-        return RequestPolicy(decisions.visibility(), (RequesterRule(decisions),), decisions)
+        return RequestPolicy(decisions.visibility(), (RequesterRule(decisions),))
 
 
 def _refuse_writes(ctx: Context, change: Change) -> None:

@@ -139,7 +139,6 @@ class Decisions:
 
     identities: Identities
     by_action: Mapping[str, ConsentVisibility]
-    provisions: Mapping[str, list[Provision]]  # per client, all that name or include them
     valid_until: int
 
     def visibility(self, action: str = ACCESS) -> ConsentVisibility:
@@ -207,7 +206,7 @@ def compute(store: ResourceStore, requester: Requester, moment: int) -> Decision
         by_action[action] = ConsentVisibility(frozenset(owned), patients, requester.patient_id)
     every = [p for found in provisions.values() for p in found]
     later = [b for b in (*boundaries(every), *identities.boundaries) if b > moment]
-    return Decisions(identities, by_action, provisions, min(later, default=MAX_TIME))
+    return Decisions(identities, by_action, min(later, default=MAX_TIME))
 
 
 def _provisions(store: ResourceStore, references: Iterable[str]) -> dict[str, list[Provision]]:

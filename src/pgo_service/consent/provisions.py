@@ -35,7 +35,6 @@ class Provision:
     classes: tuple[frozenset[str], ...]
     data: tuple[tuple[DataRef, ...], ...]
     periods: tuple[tuple[int, int], ...]
-    purpose: tuple[str, ...] = ()
 
     @property
     def specificity(self) -> tuple[int, int, int]:
@@ -93,7 +92,6 @@ class _Inherited:
     classes: tuple[frozenset[str], ...] = ()
     data: tuple[tuple[DataRef, ...], ...] = ()
     periods: tuple[tuple[int, int], ...] = ()
-    purpose: tuple[str, ...] = ()
 
 
 def _walk(node: dict[str, Any], depth: int, above: _Inherited) -> Iterator[Provision]:
@@ -110,12 +108,6 @@ def _walk(node: dict[str, Any], depth: int, above: _Inherited) -> Iterator[Provi
         ),
         above.data + ((_data(node),) if _data(node) else ()),
         above.periods + ((bounds(node["period"]),) if isinstance(node.get("period"), dict) else ()),
-        above.purpose
-        + tuple(
-            c["code"]
-            for c in _list(node.get("purpose"))
-            if isinstance(c, dict) and isinstance(c.get("code"), str)
-        ),
     )
     if node.get("type") in ("permit", "deny"):
         yield Provision(
@@ -126,7 +118,6 @@ def _walk(node: dict[str, Any], depth: int, above: _Inherited) -> Iterator[Provi
             here.classes,
             here.data,
             here.periods,
-            here.purpose,
         )
     for child in _list(node.get("provision")):
         if isinstance(child, dict):
