@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, FromClause, Table, select, tuple_, update
 
 from ..db.models import policy_epoch, resource, search_reference, search_token
 from ..fhir.jsonio import parse_json
@@ -59,8 +59,21 @@ class ConsentVisibility:
     owned: frozenset[str]
     patients: Mapping[str, PatientRule]
     only_patient: str | None = None  # the token acts for this client only
+    # The condition over the plain (not aliased) tables, built once: this object is
+    # cached with the requester's decisions and serves each of their searches.
+    _built: dict[str, ColumnElement[bool]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def condition(self, table: FromClause) -> ColumnElement[bool]:
+        if isinstance(table, Table):
+            built = self._built.get(table.name)
+            if built is None:
+                built = self._built[table.name] = self._condition(table)
+            return built
+        return self._condition(table)
+
+    def _condition(self, table: FromClause) -> ColumnElement[bool]:
         condition = visible_rows(table, self.owned, self.patients)
         if self.only_patient is not None:
             c = table.c
