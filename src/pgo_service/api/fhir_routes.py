@@ -102,7 +102,7 @@ class FhirGateway:
                 )
                 if self.access is not None and token is not None:
                     principal = self.access.resolve(conn, token)
-                    fhir_request = self.access.authorize(conn, fhir_request, principal)
+                    self.access.authorize(fhir_request, principal)
                     policy = self.consent.for_request(
                         conn, _requester(principal), self.access.now()
                     )

@@ -46,11 +46,9 @@ class BearerAccess:
             raise _unauthorized("The bearer token is invalid, expired or revoked", "invalid_token")
         return principal
 
-    def authorize(
-        self, conn: Connection, request: FhirRequest, principal: Principal
-    ) -> FhirRequest:
+    def authorize(self, request: FhirRequest, principal: Principal) -> None:
         """Refuse what the token's scopes do not allow (whose data: see consent)."""
-        return FhirAccess(principal).authorize(conn, request)
+        FhirAccess(principal).check(request)
 
     def now(self) -> datetime:
         return self.oauth.clock()
