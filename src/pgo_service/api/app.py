@@ -19,6 +19,7 @@ from ..sync.pull import PULL, pull_handler
 from ..sync.push import PUSH, TokenSource, push_handler
 from ..sync.worker import Handler
 from .errors import register_error_handlers
+from .fhir_dispatch import FhirDispatch
 from .fhir_routes import FhirGateway, build_router
 from .oauth_account import router as account_router
 from .oauth_pages import router as oauth_pages_router
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.settings = settings
     app.state.oauth = oauth
+    fhir_router = build_router(gateway)
+    app.add_middleware(FhirDispatch, routes=fhir_router.routes)  # inside the correlation id
     app.add_middleware(CorrelationIdMiddleware)
     register_error_handlers(app)
 
@@ -120,7 +123,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     # The FHIR routes first: they carry nearly all traffic. Their type segment only
     # matches a resource-type name, so /fhir/.well-known/... reaches the OAuth router.
-    app.include_router(build_router(gateway))
+    app.include_router(fhir_router)
     app.include_router(oauth_router)
     app.include_router(oauth_pages_router)
     app.include_router(account_router)

@@ -146,12 +146,11 @@ class FhirGateway:
                 request, path, self.base_url(request), self.settings.max_body_bytes
             )
             correlation_id = getattr(request.state, "correlation_id", None)
-            response, principal = await run_in_threadpool(
+            response, _principal = await run_in_threadpool(
                 self.run_as, fhir_request, token, correlation_id
             )
         except FhirError as error:
             return error_response(error)
-        request.state.principal = principal
         return to_http(response, head=request.method == "HEAD")
 
 
