@@ -23,6 +23,8 @@ from sqlalchemy import Engine
 from ..auth.audit import agents
 from ..db.engine import transaction
 from ..db.errors import log_failure
+from ..fhir.search.extract import entries_of
+from ..fhir.search.index import IndexEntry
 from ..fhir.store import ResourceStore, format_instant
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,31 @@ def _event(
     return event
 
 
+def index_entries(event: dict[str, Any]) -> list[IndexEntry]:
+    """The search-index entries of an event built by ``events``, from the places its
+    values sit (the R4 AuditEvent parameters' expressions over that shape), without
+    evaluating every parameter's expression; the tests hold this equal to ``extract``."""
+    meta = event.get("meta") or {}
+    found = entries_of("token", "id", "_id", event.get("id"))
+    found += entries_of("date", "instant", "_lastUpdated", meta.get("lastUpdated"))
+    found += entries_of("token", "code", "action", event.get("action"))
+    whos = [agent["who"] for agent in event.get("agent") or () if "who" in agent]
+    whats = [entity["what"] for entity in event.get("entity") or () if "what" in entity]
+    for who in whos:
+        found += entries_of("reference", "Reference", "agent", who)
+    found += entries_of("date", "instant", "date", event.get("recorded"))
+    for what in whats:
+        found += entries_of("reference", "Reference", "entity", what)
+    for entity in event.get("entity") or ():
+        found += entries_of("token", "Coding", "entity-role", entity.get("role"))
+    found += entries_of("token", "code", "outcome", event.get("outcome"))
+    for reference in (*whos, *whats):
+        if str(reference.get("reference", "")).startswith("Patient/"):
+            found += entries_of("reference", "Reference", "patient", reference)
+    found += entries_of("token", "Coding", "type", event.get("type"))
+    return list(dict.fromkeys(found))
+
+
 class AuditWriter:
     """Queues events and writes them in batches on a background thread."""
 
@@ -164,6 +191,6 @@ class AuditWriter:
         try:
             with transaction(self.engine) as conn:
                 events = ((str(uuid.uuid4()), event) for event in batch)
-                ResourceStore(conn).create_many("AuditEvent", events)
+                ResourceStore(conn).create_many("AuditEvent", events, index_entries)
         except Exception as exc:  # the audit must not take the service down; say so loudly
             log_failure(log, "writing %d audit events failed", len(batch), exc=exc)

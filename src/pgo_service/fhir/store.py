@@ -275,11 +275,18 @@ class ResourceStore:
             resource_type, resource_id, version_id, moment, False, content, method, patient_id
         )
 
-    def create_many(self, resource_type: str, bodies: Iterable[tuple[str, dict[str, Any]]]) -> int:
+    def create_many(
+        self,
+        resource_type: str,
+        bodies: Iterable[tuple[str, dict[str, Any]]],
+        index: Callable[[dict[str, Any]], Iterable[IndexEntry]] | None = None,
+    ) -> int:
         """Store new resources (each its version 1) with one statement per table.
 
         For records the service writes in bulk, such as the audit trail; the ids must
-        be new. Returns how many were stored."""
+        be new. ``index`` gives a document's index entries when the writer knows them
+        (they must equal what ``extract`` finds). Returns how many were stored."""
+        entries_of = index or (lambda document: extract(resource_type, document))
         currents: list[dict[str, Any]] = []
         versions: list[dict[str, Any]] = []
         index_rows: dict[str, list[dict[str, Any]]] = {}
@@ -300,7 +307,7 @@ class ResourceStore:
             }
             currents.append(row)
             versions.append({**row, "method": "POST"})
-            for entry in extract(resource_type, document):
+            for entry in entries_of(document):
                 values = {name: getattr(entry, name) for name in entry.__slots__}
                 values.update(
                     resource_type=resource_type, resource_id=resource_id, patient_id=patient_id

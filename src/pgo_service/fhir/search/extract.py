@@ -55,6 +55,13 @@ def extract(resource_type: str, resource: dict[str, Any]) -> list[IndexEntry]:
     return list(dict.fromkeys(entries))
 
 
+def entries_of(param_type: str, fhir_type: str, code: str, value: Any) -> list[IndexEntry]:
+    """What one value of a FHIR type contributes to the parameter ``code``, for a writer
+    that knows where its values sit and need not evaluate every expression."""
+    convert = _CONVERTERS.get(param_type, {}).get(fhir_type)
+    return list(convert(code, value)) if convert is not None else []
+
+
 def clear_plans() -> None:
     _plan.cache_clear()
 
