@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ..db.auth_tables import access_token, authorization_code, oauth_grant, refresh_token
+from ..db.direct import DirectLookup
 from .tokens import naive, new_id
 
 
@@ -76,8 +77,8 @@ def _grant(row: Any) -> Grant:
 
 
 # Built once: every /fhir request looks its bearer token up.
-_ACCESS_TOKEN_BY_HASH = select(access_token).where(
-    access_token.c.token_hash == bindparam("token_hash")
+_ACCESS_TOKEN_BY_HASH = DirectLookup(
+    select(access_token).where(access_token.c.token_hash == bindparam("token_hash"))
 )
 
 
@@ -237,7 +238,7 @@ class GrantRepository:
         )
 
     def find_access_token(self, token_hash: str) -> StoredToken | None:
-        row = self.conn.execute(_ACCESS_TOKEN_BY_HASH, {"token_hash": token_hash}).first()
+        row = _ACCESS_TOKEN_BY_HASH.first(self.conn, token_hash=token_hash)
         if row is None:
             return None
         return _stored_token(row, actor_reference=row.actor_reference, patient_id=row.patient_id)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import invalid_scope
 
@@ -104,7 +105,7 @@ class ScopeSet:
     @classmethod
     def stored(cls, text: str | None) -> ScopeSet:
         """Scopes read back from storage: they were checked by ``parse`` when accepted."""
-        return cls._parse(text, None)
+        return _stored(text)
 
     @classmethod
     def _parse(cls, text: str | None, provider_name: str | None) -> ScopeSet:
@@ -124,3 +125,9 @@ class ScopeSet:
     def within(self, allowed: ScopeSet) -> bool:
         """Every grant here is covered by a grant of ``allowed``."""
         return all(any(a.covers(g) for a in allowed.grants) for g in self.grants)
+
+
+@lru_cache(maxsize=1024)
+def _stored(text: str | None) -> ScopeSet:
+    # Every request reads its token's scopes back; a handful of distinct texts recur.
+    return ScopeSet._parse(text, None)

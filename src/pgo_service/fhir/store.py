@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 
+from ..db.direct import DirectLookup
 from ..db.models import INDEX_TABLES, resource, resource_version
 from .compartment import patient_compartment
 from .jsonio import dump_json
@@ -98,8 +99,10 @@ _COLUMNS = (
 
 
 # Built once: the read path is the hottest statement of the server.
-_READ = select(*_COLUMNS).where(
-    resource.c.resource_type == bindparam("resource_type"), resource.c.id == bindparam("id")
+_READ = DirectLookup(
+    select(*_COLUMNS).where(
+        resource.c.resource_type == bindparam("resource_type"), resource.c.id == bindparam("id")
+    )
 )
 
 
@@ -140,7 +143,7 @@ class ResourceStore:
     # -- reads ----------------------------------------------------------------
 
     def read(self, resource_type: str, resource_id: str) -> StoredVersion | None:
-        row = self.conn.execute(_READ, {"resource_type": resource_type, "id": resource_id}).first()
+        row = _READ.first(self.conn, resource_type=resource_type, id=resource_id)
         return _from_row(row) if row else None
 
     def read_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:

@@ -1,0 +1,71 @@
+"""A lookup run on the driver's cursor answers exactly what SQLAlchemy's path answers,
+and fails with SQLAlchemy's wrapped errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    exc,
+    select,
+)
+
+from pgo_service.db.direct import DirectLookup
+from pgo_service.db.engine import transaction
+
+metadata = MetaData()
+sample = Table(
+    "direct_lookup_sample",
+    metadata,
+    Column("key", String(20), primary_key=True),
+    Column("number", Integer),
+    Column("flag", Boolean),
+    Column("moment", DateTime),
+    Column("data", LargeBinary),
+)
+BY_KEY = select(sample).where(sample.c.key == bindparam("key"))
+
+
+def test_rows_equal_sqlalchemys(db_engine: Engine) -> None:
+    metadata.create_all(db_engine)
+    try:
+        rows = [
+            {
+                "key": "a",
+                "number": 7,
+                "flag": True,
+                "moment": datetime(2026, 3, 1, 12, 0, 0, 123456),
+                "data": b"{}",
+            },
+            {"key": "b", "number": None, "flag": False, "moment": None, "data": None},
+        ]
+        with transaction(db_engine) as conn:
+            conn.execute(sample.insert(), rows)
+        lookup = DirectLookup(BY_KEY)
+        with transaction(db_engine, write=False) as conn:
+            for key in ("a", "b", "missing"):
+                expected = conn.execute(BY_KEY, {"key": key}).first()
+                found = lookup.first(conn, key=key)
+                assert (found is None) == (expected is None)
+                if expected is not None:
+                    assert tuple(found) == tuple(expected)
+                    assert found.flag is expected.flag
+    finally:
+        metadata.drop_all(db_engine)
+
+
+def test_errors_are_sqlalchemys(db_engine: Engine) -> None:
+    lookup = DirectLookup(BY_KEY)  # the table does not exist
+    with pytest.raises(exc.DBAPIError), transaction(db_engine, write=False) as conn:
+        lookup.first(conn, key="a")
