@@ -32,28 +32,9 @@ _PARAM = re.compile(r"^(?P<prefix>[^{}]*)\{(?P<name>\w+)(?::\w+)?\}$")
 
 
 @dataclass(frozen=True)
-class _Segment:
-    literal: str | None  # the whole segment, or the text before the parameter
-    name: str | None = None
-    convertor: Convertor[Any] | None = None
-
-    def match(self, text: str, params: dict[str, Any]) -> bool:
-        if self.name is None:
-            return text == self.literal
-        prefix = self.literal or ""
-        if not text.startswith(prefix):
-            return False
-        value = text[len(prefix) :]
-        assert self.convertor is not None
-        if not value or not re.fullmatch(self.convertor.regex, value):
-            return False
-        params[self.name] = self.convertor.convert(value)
-        return True
-
-
-@dataclass(frozen=True)
 class _Target:
-    segments: tuple[_Segment, ...]
+    pattern: re.Pattern[str]  # the whole path, one named group per parameter
+    convertors: dict[str, Convertor[Any]]
     methods: frozenset[str]
     endpoint: Endpoint
 
@@ -61,17 +42,22 @@ class _Target:
 def _target(route: Route) -> _Target | None:
     if not inspect.iscoroutinefunction(route.endpoint) or route.methods is None:
         return None
-    segments: list[_Segment] = []
+    parts: list[str] = []
     for part in route.path.split("/"):
         found = _PARAM.match(part)
         if found is None:
             if "{" in part:
                 return None  # a shape this index does not know: leave it to the router
-            segments.append(_Segment(part))
+            parts.append(re.escape(part))
         else:
-            name = found["name"]
-            segments.append(_Segment(found["prefix"], name, route.param_convertors[name]))
-    return _Target(tuple(segments), frozenset(route.methods), route.endpoint)
+            name, convertor = found["name"], route.param_convertors[found["name"]]
+            parts.append(f"{re.escape(found['prefix'])}(?P<{name}>{convertor.regex})")
+    return _Target(
+        re.compile("/".join(parts)),
+        dict(route.param_convertors),
+        frozenset(route.methods),
+        route.endpoint,
+    )
 
 
 class FhirDispatch:
@@ -80,21 +66,17 @@ class FhirDispatch:
     def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], prefix: str = "/fhir") -> None:
         self.app = app
         self.prefix = prefix
-        self.by_length: dict[int, list[_Target]] = {}
+        self.by_depth: dict[int, list[_Target]] = {}  # by the number of "/" in the path
         for route in routes:
-            target = _target(route) if isinstance(route, Route) else None
-            if target is not None:
-                self.by_length.setdefault(len(target.segments), []).append(target)
+            if isinstance(route, Route) and (target := _target(route)) is not None:
+                self.by_depth.setdefault(route.path.count("/"), []).append(target)
 
     def _find(self, path: str, method: str) -> tuple[Endpoint, dict[str, Any]] | None:
-        parts = path.split("/")
-        for target in self.by_length.get(len(parts), ()):
-            params: dict[str, Any] = {}
+        for target in self.by_depth.get(path.count("/"), ()):
             # As Starlette: the first route matching both path and method wins; with
             # none, the router gives its own answer (405, 404 or a redirect).
-            if method in target.methods and all(
-                s.match(p, params) for s, p in zip(target.segments, parts, strict=True)
-            ):
+            if method in target.methods and (found := target.pattern.fullmatch(path)):
+                params = {k: target.convertors[k].convert(v) for k, v in found.groupdict().items()}
                 return target.endpoint, params
         return None
 

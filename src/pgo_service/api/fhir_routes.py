@@ -71,7 +71,7 @@ class FhirGateway:
     def base_url(self, request: Request) -> str:
         if self.settings.base_url:
             return self.settings.base_url.rstrip("/")
-        return str(request.base_url).rstrip("/") + "/fhir"
+        return _base_url(request)
 
     def publish_terminology(self) -> None:
         with transaction(self.engine) as conn:
@@ -152,6 +152,29 @@ class FhirGateway:
         except FhirError as error:
             return error_response(error)
         return to_http(response, head=request.method == "HEAD")
+
+
+_BASE_URLS: dict[tuple[Any, ...], str] = {}
+
+
+def _base_url(request: Request) -> str:
+    # Starlette builds the base URL from the scope and the Host header anew for every
+    # request; a handful of distinct answers recur, and building one costs more than
+    # looking it up.
+    scope = request.scope
+    key = (
+        scope.get("scheme"),
+        request.headers.get("host"),
+        tuple(scope.get("server") or ()),
+        scope.get("app_root_path", scope.get("root_path")),
+    )
+    found = _BASE_URLS.get(key)
+    if found is None:
+        found = str(request.base_url).rstrip("/") + "/fhir"
+        if len(_BASE_URLS) >= 256:  # Host headers are the client's to choose
+            _BASE_URLS.clear()
+        _BASE_URLS[key] = found
+    return found
 
 
 def _requester(principal: Principal) -> Requester:

@@ -10,9 +10,10 @@ actor, the app and resources by reference: never a query string, token or BSN.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +31,9 @@ from ..fhir.store import ResourceStore, format_instant
 log = logging.getLogger(__name__)
 
 MAX_ENTITIES = 50
-_BATCH = 50  # bounded batches: the writer shares the GIL with the requests
+_BATCH = 100  # bounded batches: the writer shares the GIL with the requests
 _IDLE_SECONDS = 2.0
+_GATHER_SECONDS = 0.02
 _ACTION = {"GET": "R", "HEAD": "R", "POST": "C", "PUT": "U", "PATCH": "U", "DELETE": "D"}
 
 
@@ -139,48 +141,64 @@ def index_entries(event: dict[str, Any]) -> list[IndexEntry]:
 
 
 class AuditWriter:
-    """Queues events and writes them in batches on a background thread."""
+    """Collects events and writes them in batches on a background thread.
 
-    def __init__(self, engine: Engine) -> None:
+    A request only appends to a deque (no lock, no wake-up per event); the thread,
+    woken by the first event of a quiet spell, lets a batch gather for a moment and
+    writes what is pending. It ends after an idle spell and the next event starts it
+    again."""
+
+    def __init__(self, engine: Engine, idle_seconds: float = _IDLE_SECONDS) -> None:
         self.engine = engine
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.idle_seconds = idle_seconds
+        self._pending: deque[dict[str, Any]] = deque()
+        self._wake = threading.Event()
         self._writing = threading.Lock()  # one batch at a time
         self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def record(self, record: AccessRecord, now: datetime) -> None:
-        for event in events(record, now):
-            self._queue.put(event)
-        self._ensure_thread()
+        self._pending.extend(events(record, now))
+        if not self._wake.is_set():
+            self._wake.set()
+        if self._thread is None:
+            self._start()
 
     def flush(self) -> None:
         with self._writing:
-            self._write(self._drain())
+            while batch := self._drain():
+                self._write(batch)
 
-    def _ensure_thread(self) -> None:
-        thread = self._thread
-        if thread is not None and thread.is_alive():
-            return
+    def _start(self) -> None:
         with self._starting:
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
         while True:
-            try:
-                first = self._queue.get(timeout=_IDLE_SECONDS)
-            except queue.Empty:
+            if not self._wake.wait(self.idle_seconds) and self._stopped():
                 return
-            with self._writing:
-                self._write([first, *self._drain()])
+            self._wake.clear()
+            time.sleep(_GATHER_SECONDS)
+            self.flush()
+
+    def _stopped(self) -> bool:
+        # Gone first, then a last look: an event appended after the look finds no
+        # thread and starts one; one appended before it keeps this thread going.
+        with self._starting:
+            self._thread = None
+            if self._pending:
+                self._thread = threading.current_thread()
+                return False
+            return True
 
     def _drain(self) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
         while len(batch) < _BATCH:
             try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
+                batch.append(self._pending.popleft())
+            except IndexError:
                 break
         return batch
 
