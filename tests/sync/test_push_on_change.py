@@ -261,6 +261,8 @@ def test_a_change_to_a_pulled_agreement_reaches_the_provider(
     assert at_provider["goal"] == [{"reference": f"Goal/{goal['id']}"}]
     [found] = w.at_provider(f"Goal?_id={goal['id']}")
     assert found["description"]["text"] == "Zelfstandig blijven wonen"
+    # the client is the provider's own Patient, as its resources named them
+    assert at_provider["subject"] == {"reference": "Patient/ehr-patient-1"}
     # none of our ids went out: not the client, not the plan
     sent = str(at_provider)
     assert w.anna not in sent and w.plan not in sent and ours["id"] not in sent
@@ -397,4 +399,53 @@ def test_a_goal_and_the_plan_itself(world: World, medplum: MedplumPeer) -> None:
     ]
     run_all(w.worker)
     [remote] = w.at_provider(f"Goal?identifier={OWN_SYSTEM}|{created['id']}")
-    assert remote["subject"] == {"display": "De cliënt"}
+    assert remote["subject"] == {"type": "Patient", "display": "De cliënt"}
+
+
+def _versions_of(w: World, resource_type: str) -> dict[str, str]:
+    found = w.admin.get(resource_type, params={"subject": f"Patient/{w.anna}"}).json()
+    return {e["resource"]["id"]: e["resource"]["meta"]["versionId"] for e in found["entry"]}
+
+
+def test_our_push_read_back_by_the_pull_is_no_new_agreement(
+    world: World, medplum: MedplumPeer
+) -> None:
+    w = world
+    created = _own_agreement(w, "Naar de dagbesteding")
+    run_all(w.worker)
+    before = _versions_of(w, "CarePlan")
+    pull(w.engine, w.anna)
+    run_all(w.worker)
+    assert _versions_of(w, "CarePlan") == before  # no copy, no new version
+    # the provider changes it; the next pull merges that into the client's own agreement
+    [remote] = w.at_provider(f"CarePlan?identifier={OWN_SYSTEM}|{created['id']}")
+    medplum.seed(w.tenant, [{**remote, "title": "Dagbesteding, met vervoer"}])
+    pull(w.engine, w.anna)
+    run_all(w.worker)
+    after = _versions_of(w, "CarePlan")
+    assert after.keys() == before.keys()
+    ours = w.own.get(f"CarePlan/{created['id']}").json()
+    assert ours["title"] == "Dagbesteding, met vervoer"
+    assert ours["subject"] == {"reference": f"Patient/{w.anna}"}
+    # and the client's next change goes to the same resource there, on its newest version
+    assert w.own.put(f"CarePlan/{created['id']}", {**ours, "title": "Dagbesteding"}).is_success
+    run_all(w.worker)
+    assert [j.status for j in _pushes(w.engine)] == [DONE, DONE]
+    [remote_after] = w.at_provider(f"CarePlan?identifier={OWN_SYSTEM}|{created['id']}")
+    assert remote_after["id"] == remote["id"] and remote_after["title"] == "Dagbesteding"
+
+
+def test_a_pulled_goal_changed_here_and_read_back(world: World, medplum: MedplumPeer) -> None:
+    w = world
+    goal, _agreement = _pull_from_provider(w, medplum, "Douchen")
+    ours = pulled(w.admin, "Goal", goal["id"])
+    changed = {**ours, "description": {"text": "Zelfstandig blijven wonen, met hulp"}}
+    assert w.own.put(f"Goal/{ours['id']}", changed).is_success
+    run_all(w.worker)
+    [remote] = w.at_provider(f"Goal?_id={goal['id']}")
+    assert remote["description"]["text"] == "Zelfstandig blijven wonen, met hulp"
+    assert remote["subject"] == {"reference": "Patient/ehr-patient-1"}
+    before = _versions_of(w, "Goal")
+    pull(w.engine, w.anna)
+    run_all(w.worker)
+    assert _versions_of(w, "Goal") == before

@@ -56,8 +56,10 @@ def test_references_become_the_providers_an_identifier_or_a_display() -> None:
     body = outbound_body(_agreement(), known, OWN)
     assert "id" not in body and "meta" not in body
     assert body["goal"] == [{"reference": "Goal/ehr-goal-9", "display": "Zelfstandig wonen"}]
-    assert body["subject"] == {"display": "De cliënt"}
-    assert body["partOf"] == [{"display": "Zorgleefplan of afspraak in de PGO van de cliënt"}]
+    assert body["subject"] == {"type": "Patient", "display": "De cliënt"}
+    assert body["partOf"] == [
+        {"type": "CarePlan", "display": "Zorgleefplan of afspraak in de PGO van de cliënt"}
+    ]
     assert body["addresses"] == [{"reference": "#g"}]  # contained: ours to send along
     performers = body["activity"][0]["detail"]["performer"]
     assert performers[0] == {
@@ -65,7 +67,7 @@ def test_references_become_the_providers_an_identifier_or_a_display() -> None:
         "type": "Practitioner",
         "display": "Practitioner in de PGO van de cliënt",
     }
-    assert performers[1] == {"display": "Els"}
+    assert performers[1] == {"type": "RelatedPerson", "display": "Els"}
     assert performers[2] == {"reference": "https://ehr.example/fhir/Practitioner/9"}
     assert performers[3] == {"display": "Verwijzing in de PGO"}
 

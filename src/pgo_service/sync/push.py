@@ -90,9 +90,7 @@ def enqueue_push(
     )
 
 
-def _if_match(
-    conn: Connection, job: ClaimedJob, service_id: str, identifier: str, *, pulled_too: bool
-) -> str | None:
+def _if_match(conn: Connection, job: ClaimedJob, service_id: str, identifier: str) -> str | None:
     """The provider's newest version we know of: from the answer to our last push
     under this identifier, or from the last pull that merged it, whichever is later."""
     provider = job.provider_name
@@ -121,7 +119,7 @@ def _if_match(
         )
     ).first()
     version = pulled.source_version if pulled is not None else None
-    if pulled is not None and pulled_too and version and not version.startswith("at "):
+    if pulled is not None and version and not version.startswith("at "):
         known.append((pulled.updated_at, f'W/"{version}"'))  # a versionId, not a lastUpdated
     return max(known)[1] if known else None
 
@@ -200,7 +198,7 @@ def _outgoing(
         return None
     own = {"system": OWN_SYSTEM, "value": stored.id} if system == OWN_SYSTEM else None
     references = outbound_references(conn, resource, provider, service_id)
-    if_match = _if_match(conn, job, service_id, identifier, pulled_too=own is None)
+    if_match = _if_match(conn, job, service_id, identifier)
     return identifier, outbound_body(resource, references, own), if_match
 
 

@@ -5,7 +5,8 @@ resource leaves, every relative reference ``Type/id`` is replaced by what the pr
 knows the resource by, when we know that: the provider's own ``Type/id`` (the resource
 came from it, or an earlier push told us its id there), or a logical reference by a
 public identifier (``{"identifier": {...}, "type": ...}``, e.g. a professional's AGB or
-UZI number). Anything else is sent as its display text only, never as our id.
+UZI number). Anything else is sent as its type and display text only, never as our
+id (a ``Patient`` so named is the client: the token the provider issued names them).
 Contained references (``#…``) and absolute URLs stay as they are; ``urn:`` references
 only mean something inside one Bundle and become display text too.
 
@@ -79,8 +80,9 @@ def _translate_reference(
     remote = known.get(local) if local is not None else None
     if remote is not None and remote.reference is not None:
         return {**result, "reference": remote.reference}
-    if remote is not None and remote.identifier is not None and local is not None:
+    if remote is not None and remote.identifier is not None:
         result["identifier"] = dict(remote.identifier)
+    if local is not None:
         result.setdefault("type", local.split("/", 1)[0])
     if not result.get("display"):
         result["display"] = _label(local) if local is not None else "Verwijzing in de PGO"

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..db.sync_tables import sync_remote_version
+from ..db.sync_tables import sync_pulled, sync_remote_version
 from ..fhir.jsonio import parse_json
 from ..fhir.store import ResourceStore
 from .merge import BASE, source_system
@@ -77,6 +77,7 @@ def outbound_references(
     wanted = sorted((kind, rid) for kind, rid in keys)
     stored = ResourceStore(conn).read_many(wanted)
     pushed = _pushed_ids(conn, provider_name, service_id, wanted)
+    pushed.update(_provider_patients(conn, provider_name, service_id, wanted))
     known: dict[str, RemoteReference] = {}
     for kind, rid in wanted:
         local = f"{kind}/{rid}"
@@ -112,3 +113,25 @@ def _pushed_ids(
         for r in rows
         if (r.resource_type, r.resource_id) in wanted
     }
+
+
+def _provider_patients(
+    conn: Connection, provider_name: str, service_id: str, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The provider's Patient id of the client, as its resources named them (the merge
+    records it); the newest when it named several."""
+    patients = sorted({rid for kind, rid in keys if kind == "Patient"})
+    if not patients:
+        return {}
+    p = sync_pulled.c
+    rows = conn.execute(
+        select(p.patient_id, p.source_value)
+        .where(
+            p.patient_id.in_(patients),
+            p.provider_name == provider_name,
+            p.service_id == service_id,
+            p.resource_type == "Patient",
+        )
+        .order_by(p.updated_at)
+    )
+    return {("Patient", r.patient_id): r.source_value for r in rows}

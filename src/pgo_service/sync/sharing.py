@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from ..db.sync_tables import sync_job, sync_pulled
+from ..db.sync_tables import sync_job, sync_pulled, sync_remote_version
 from ..fhir.jsonio import parse_json
 from ..fhir.store import StoredVersion
 from .connect import ACTIVE, list_connections
@@ -87,6 +87,23 @@ def _split(conn: Connection, row: Any) -> bool:
     return sibling is not None
 
 
+def _pushed_under(
+    conn: Connection, stored: StoredVersion, provider_name: str, service_id: str
+) -> str | None:
+    """The identifier system an earlier push sent this resource under (ours, for one
+    the provider then sent back)."""
+    v = sync_remote_version.c
+    identifier = conn.execute(
+        select(v.identifier).where(
+            v.provider_name == provider_name,
+            v.service_id == service_id,
+            v.resource_type == stored.resource_type,
+            v.resource_id == stored.id,
+        )
+    ).scalar_one_or_none()
+    return identifier.split("|", 1)[0] if identifier else None
+
+
 def push_targets(conn: Connection, stored: StoredVersion, now: datetime) -> list[PushTarget]:
     """The data services this version of a client's agreement or goal goes to (before
     consent is asked)."""
@@ -104,7 +121,9 @@ def push_targets(conn: Connection, stored: StoredVersion, now: datetime) -> list
     for provider, service in _r4_connections(conn, stored.patient_id, _naive(now)):
         row = pulled.get((provider, service))
         if row is not None:
-            system = provider_identifier_system(resource)
+            system = _pushed_under(conn, stored, provider, service) or provider_identifier_system(
+                resource
+            )
             if system is not None and not row.ended and not _split(conn, row):
                 targets.append(PushTarget(provider, service, system))
         elif provider not in pulled_from:
