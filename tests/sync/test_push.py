@@ -187,8 +187,10 @@ def test_a_push_whose_answer_was_lost_counts_as_done(
     worker = _worker(registered)
     _push(registered, anna, plan_id)
     assert worker.run_once()
-    updated = client.put(f"CarePlan/{plan_id}", {**stored, "title": "Wandelen in het park"}).json()
-    _change_at_provider(medplum, value, updated)  # as if our push went through unanswered
+    client.put(f"CarePlan/{plan_id}", {**stored, "title": "Wandelen in het park"})
+    [sent] = _at_provider(medplum, value)
+    # as if our push of the change went through unanswered
+    _change_at_provider(medplum, value, {**sent, "title": "Wandelen in het park"})
     job_id = _push(registered, anna, plan_id)
     assert worker.run_once()
     worker.close()

@@ -13,8 +13,10 @@ from . import operations as consent_operations
 from .audit import AccessRecord, AuditWriter
 from .disclosure import DisclosureGate
 from .policy import ConsentVisibility, PolicyDecisionPoint, Requester
+from .provisions import CORRECT
 from .rules import RequesterRule, global_rule
 from .search_params import register_search_params
+from .sharing import ShareChanges
 
 __all__ = [
     "AccessRecord",
@@ -62,11 +64,14 @@ class RequestPolicy:
 
 
 class ConsentEnforcement:
-    """The decision point and the audit writer one application shares."""
+    """The decision point, the audit writer and the disclosure gate one application
+    shares; ``push_attempts`` is how often a push queued by a client's change is tried."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, push_attempts: int = 10) -> None:
         self.pdp = PolicyDecisionPoint()
         self.audit = AuditWriter(engine)
+        self.disclosure = DisclosureGate()
+        self.push_attempts = push_attempts
 
     def for_request(self, conn: Connection, requester: Requester, now: datetime) -> RequestPolicy:
         if requester.system:
@@ -74,7 +79,11 @@ class ConsentEnforcement:
         if requester.actor is None:
             return RequestPolicy(_NOBODY, (_refuse_writes,))
         decisions = self.pdp.decisions(conn, requester, now)
-        return RequestPolicy(decisions.visibility(), (RequesterRule(decisions),))
+        rules: tuple[WriteRule, ...] = (RequesterRule(decisions),)
+        owned = decisions.visibility(CORRECT).owned
+        if owned:  # the client or their representative: what they change is shared on
+            rules += (ShareChanges(owned, self.disclosure, now, self.push_attempts),)
+        return RequestPolicy(decisions.visibility(), rules)
 
 
 def _refuse_writes(ctx: Context, change: Change) -> None:

@@ -122,6 +122,10 @@ sync_remote_version = Table(
     Column("remote_id", String(128), nullable=True),
     Column("etag", String(160), nullable=False),  # the provider's version, for If-Match
     Column("updated_at", DateTime, nullable=False),
+    # a pull recognises our own pushes by the provider's id
+    Index(
+        "ix_sync_remote_version_remote", "provider_name", "service_id", "resource_type", "remote_id"
+    ),
 )
 
 # Pull: how far each (client, provider, data service, resource type) has been read, as

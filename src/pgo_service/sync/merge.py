@@ -10,8 +10,12 @@ client could not have stored through the API. The merge rules:
   CarePlan with several activities becomes one agreement per activity (the second gets
   the value ``{id}#2``, and so on): an agreement describes one activity.
 - **References.** Every reference to a Patient becomes the client (the provider's
-  token identified them); references to a CarePlan, Goal, CareTeam or Task pulled from
-  the same provider become our ids; Practitioner, PractitionerRole, RelatedPerson and
+  token identified them), also one that only names a Patient (``type`` with a display
+  or identifier, as our pushes do when the provider's Patient id is not known) and a
+  Goal's or CareTeam's subject given by display only; the provider's Patient id is
+  recorded (``sync_pulled``, type Patient) for pushes to name the client there.
+  References to a CarePlan, Goal, CareTeam or Task pulled from the same provider
+  become our ids; Practitioner, PractitionerRole, RelatedPerson and
   Organization become local resources found by (or created with) the same source
   identifier and the display name the provider gave; anything else keeps only its
   display text (we hold no copy to point at).
@@ -28,6 +32,9 @@ client could not have stored through the API. The merge rules:
   again; a changed source version whose merge gives exactly what is stored writes
   nothing. Every version that is written gets a Provenance naming the provider, the
   data service, the source's id and version, and when it was fetched.
+- **Our own pushes.** A source version that our push wrote (``sync_remote_version``)
+  is not merged back; a resource we pushed there that the provider then changed is
+  merged into ours, not added as a copy.
 - **Deleted at the source.** Never dropped: an agreement becomes ``revoked`` (its
   activity ``cancelled``), a Goal ``cancelled``, a CareTeam ``inactive``, a Task
   ``cancelled``, each with a note saying so; it comes back if the source has it again.
@@ -46,7 +53,7 @@ from urllib.parse import quote
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..db.sync_tables import sync_pulled
+from ..db.sync_tables import sync_pulled, sync_remote_version
 from ..fhir.errors import FhirError
 from ..fhir.interactions.context import Change, Context
 from ..fhir.jsonio import parse_json
@@ -84,6 +91,7 @@ _DETAIL_STATUS = {
     "entered-in-error": "entered-in-error",
 }
 _DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+_NAMED = {"display", "identifier"}
 
 
 def source_system(provider_name: str) -> str:
@@ -229,6 +237,10 @@ class Merger:
             result.update(self._reference(reference, value))
             if result.get("reference") is None:
                 result.pop("reference", None)
+        elif reference is None and value.get("type") == "Patient" and value.keys() & _NAMED:
+            # a Patient named without a reference (as our pushes name the client)
+            result = {k: v for k, v in result.items() if k not in ("type", "identifier")}
+            result["reference"] = f"Patient/{self.patient_id}"
         return result
 
     def _reference(self, reference: str, original: dict[str, Any]) -> dict[str, Any]:
@@ -237,6 +249,7 @@ class Merger:
         if parsed is not None:
             kind, remote_id = parsed
             if kind == "Patient":
+                self._remember_patient(remote_id)
                 return {"reference": f"Patient/{self.patient_id}"}
             if kind in PULLED_TYPES:
                 ours = self._our_id(kind, remote_id)
@@ -247,6 +260,11 @@ class Merger:
             label = display or f"{kind} in het EPD van {self.source.provider_name}"
             return {"reference": None, "display": label}
         return {"reference": None, "display": display or reference}
+
+    def _remember_patient(self, remote_id: str) -> None:
+        """The provider's Patient for the client, so a push can name it there."""
+        if ("Patient", remote_id) not in self._ours:
+            self._remember("Patient", remote_id, self.patient_id, None, False)
 
     def _directory(self, kind: str, remote_id: str, display: Any) -> str:
         """Our Practitioner/PractitionerRole/RelatedPerson/Organization for the provider's."""
@@ -497,11 +515,18 @@ class Merger:
         """Merge one page of the provider's resources of one type."""
         pieces: list[tuple[str, str, str | None, dict[str, Any]]] = []
         rows = self._rows(resource_type, [str(r["id"]) for r in resources])
+        pushed = self._pushed(resource_type, [str(r["id"]) for r in resources])
         for resource in resources:
             remote_id = str(resource["id"])
             version = _version(resource)
             row = rows.get(remote_id)
             if row is not None and not row.ended and version and row.source_version == version:
+                self.counts.unchanged += 1
+                continue
+            ours = pushed.get(remote_id)
+            if ours is not None and version and ours.etag == f'W/"{version}"':
+                # what our own push wrote there: nothing new to merge
+                self._remember(resource_type, remote_id, ours.resource_id, version, False)
                 self.counts.unchanged += 1
                 continue
             translated = self._translate(
@@ -512,10 +537,32 @@ class Merger:
                     pieces.append((remote_id, value, version, body))
             else:
                 translated["identifier"] = self._identifiers(translated, remote_id)
+                subject = translated.get("subject")
+                if isinstance(subject, dict) and not subject.get("reference"):
+                    # named only (as our pushes name the client): the token's record is the client's
+                    translated["subject"] = {"reference": f"Patient/{self.patient_id}"}
                 pieces.append((remote_id, remote_id, version, translated))
-        known = self._rows(resource_type, [value for _, value, _, _ in pieces])
+        known = {
+            value: row.resource_id
+            for value, row in self._rows(resource_type, [v for _, v, _, _ in pieces]).items()
+        }
         for remote_id, value, version, body in pieces:
+            if value not in known and remote_id in pushed:  # ours, pushed there and changed
+                known[value] = pushed[remote_id].resource_id
             self._merge_one(resource_type, remote_id, value, version, body, known.get(value))
+
+    def _pushed(self, resource_type: str, remote_ids: list[str]) -> dict[str, Any]:
+        """Of these provider ids, those our pushes created or updated there."""
+        v = sync_remote_version.c
+        rows = self.conn.execute(
+            select(v.remote_id, v.resource_id, v.etag).where(
+                v.provider_name == self.source.provider_name,
+                v.service_id == self.source.service_id,
+                v.resource_type == resource_type,
+                v.remote_id.in_(sorted(set(remote_ids))),
+            )
+        ).all()
+        return {row.remote_id: row for row in rows}
 
     def _merge_one(
         self,
@@ -524,12 +571,12 @@ class Merger:
         value: str,
         version: str | None,
         body: dict[str, Any],
-        row: Any,
+        resource_id: str | None,
     ) -> None:
         current = None
-        if row is not None:
-            self.ctx.store.lock(f"{resource_type}/{row.resource_id}")
-            current = self.ctx.store.read(resource_type, row.resource_id)
+        if resource_id is not None:
+            self.ctx.store.lock(f"{resource_type}/{resource_id}")
+            current = self.ctx.store.read(resource_type, resource_id)
             if current is not None and current.deleted:
                 current = None  # deleted here: the source's version comes back as new
         stored_body = _strip(current.content) if current is not None else None
