@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from ..db.engine import transaction
 from ..db.errors import log_failure
 from ..fhir.search.extract import entries_of
 from ..fhir.search.index import IndexEntry
-from ..fhir.store import ResourceStore, format_instant
+from ..fhir.store import ResourceStore, format_instant, ordered_id
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +207,7 @@ class AuditWriter:
             return
         try:
             with transaction(self.engine) as conn:
-                events = ((str(uuid.uuid4()), event) for event in batch)
+                events = ((ordered_id(), event) for event in batch)
                 ResourceStore(conn).create_many("AuditEvent", events, index_entries)
         except Exception as exc:  # the audit must not take the service down; say so loudly
             log_failure(log, "writing %d audit events failed", len(batch), exc=exc)
