@@ -130,3 +130,28 @@ def test_a_role_that_is_not_active_gets_nothing(client: FhirClient, db_engine: E
     assert status in (403, 404), (
         f"the deny names the role's organization, yet the read gave {status}"
     )
+
+
+def test_an_instance_deny_holds_for_a_type_no_class_names(
+    client: FhirClient, db_engine: Engine
+) -> None:
+    # Open permit, one plan denied to this professional by instance: the rule for the
+    # types no provision names in ``class`` must keep the instance exception.
+    resources = world(
+        {},
+        {},
+        {
+            "type": "permit",
+            "provision": [
+                {
+                    "type": "deny",
+                    "actor": actor("Practitioner/case-pr"),
+                    "data": [{"meaning": "instance", "reference": ref("CarePlan/case-plan")}],
+                }
+            ],
+        },
+    )
+    requester = Requester("Practitioner/case-pr")
+    assert not decide(resources, requester, ACCESS, "CarePlan/case-plan", NOW)
+    status = read_as(client, db_engine, resources, "Practitioner/case-pr")
+    assert status in (403, 404), f"the plan is denied by instance, yet the read gave {status}"

@@ -68,6 +68,8 @@ def type_rule(applicable: Iterable[Provision], resource_type: str | None) -> Typ
 
 
 def _may_match(levels: tuple[tuple[DataRef, ...], ...], resource_type: str | None) -> bool:
+    if resource_type is None:  # the rule of every type no class names: any instance may
+        return True
     return all(
         any(ref.meaning != "instance" or ref.resource_type == resource_type for ref in level)
         for level in levels
