@@ -100,16 +100,20 @@ class ManagedServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time of the server process (all its threads)."""
+        """User plus system CPU time of the server: every process of its process group
+        (all their threads), so work a server hands to a child process counts too."""
         if self.process is None:
             return 0.0
-        try:
-            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        except OSError:
-            return 0.0
-        fields = stat.rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        total = 0
+        for stat_path in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat_path.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.process.pid:  # its process group
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
 
     def rss_mb(self) -> float:
         if self.process is None:

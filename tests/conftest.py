@@ -89,6 +89,9 @@ def app(db_engine: Engine) -> FastAPI:
         max_body_bytes=256 * 1024,
         secret_key=TEST_SECRET_KEY,
         dev_mode=True,
+        # A child process per test app would cost a second each; the process writer
+        # has tests of its own (tests/consent/test_audit_process.py).
+        audit_writer="thread",
     )
     return create_app(settings, db_engine)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
     sync_client_id: str | None = None
     sync_redirect_uri: str | None = None
     sync_connect_seconds: float = 600.0  # how long a client has to answer at the provider
+    # Who writes the audit trail: a child process of the server ("process"), or a
+    # thread of it ("thread": no extra process, at the cost of the requests' latency).
+    audit_writer: Literal["process", "thread"] = "process"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

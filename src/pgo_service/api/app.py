@@ -82,8 +82,9 @@ def _lifespan(gateway: FhirGateway) -> Callable[[FastAPI], AbstractAsyncContextM
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gateway.publish_terminology()
+        gateway.consent.audit.start()
         yield
-        gateway.consent.audit.flush()
+        gateway.consent.audit.close()
 
     return lifespan
 

@@ -59,7 +59,7 @@ class FhirGateway:
         self.engine = engine
         self.settings = settings
         self.access = access
-        self.consent = ConsentEnforcement(engine, settings.sync_max_attempts)
+        self.consent = ConsentEnforcement(engine, settings.sync_max_attempts, settings.audit_writer)
         self.rules = tuple(rules)
         self.operations = {op.name: op for op in operations}
 

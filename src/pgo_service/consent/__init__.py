@@ -10,7 +10,8 @@ from sqlalchemy import Connection, Engine
 from ..fhir.errors import Category, FhirError
 from ..fhir.interactions.context import Change, Context, Operation, WriteRule
 from . import operations as consent_operations
-from .audit import AccessRecord, AuditWriter
+from .audit import AccessRecord, AuditSink, AuditWriter
+from .audit_process import AuditProcess
 from .disclosure import DisclosureGate
 from .policy import ConsentVisibility, PolicyDecisionPoint, Requester
 from .provisions import CORRECT
@@ -67,9 +68,13 @@ class ConsentEnforcement:
     """The decision point, the audit writer and the disclosure gate one application
     shares; ``push_attempts`` is how often a push queued by a client's change is tried."""
 
-    def __init__(self, engine: Engine, push_attempts: int = 10) -> None:
+    def __init__(
+        self, engine: Engine, push_attempts: int = 10, audit_writer: str = "thread"
+    ) -> None:
         self.pdp = PolicyDecisionPoint()
-        self.audit = AuditWriter(engine)
+        self.audit: AuditSink = (
+            AuditProcess(engine) if audit_writer == "process" else AuditWriter(engine)
+        )
         self.disclosure = DisclosureGate()
         self.push_attempts = push_attempts
 

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -139,6 +139,19 @@ def index_entries(event: dict[str, Any]) -> list[IndexEntry]:
     return list(dict.fromkeys(found))
 
 
+class AuditSink(Protocol):
+    def start(self) -> None:
+        """Get ready before the first request (a no-op where nothing needs starting)."""
+
+    def record(self, record: AccessRecord, now: datetime) -> None: ...
+
+    def flush(self) -> None:
+        """Return once everything recorded so far is stored."""
+
+    def close(self) -> None:
+        """Flush, then stop."""
+
+
 class AuditWriter:
     """Collects events and writes them in batches on a background thread.
 
@@ -155,6 +168,9 @@ class AuditWriter:
         self._writing = threading.Lock()  # one batch at a time
         self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        pass  # the thread starts with the first event
 
     def record(self, record: AccessRecord, now: datetime) -> None:
         self._pending.extend(events(record, now))
@@ -202,12 +218,21 @@ class AuditWriter:
         return batch
 
     def _write(self, batch: Iterable[dict[str, Any]]) -> None:
-        batch = list(batch)
-        if not batch:
-            return
-        try:
-            with transaction(self.engine) as conn:
-                events = ((ordered_id(), event) for event in batch)
-                ResourceStore(conn).create_many("AuditEvent", events, index_entries)
-        except Exception as exc:  # the audit must not take the service down; say so loudly
-            log_failure(log, "writing %d audit events failed", len(batch), exc=exc)
+        write_events(self.engine, batch)
+
+    def close(self) -> None:
+        self.flush()
+
+
+def write_events(engine: Engine, batch: Iterable[dict[str, Any]]) -> None:
+    """Store events in one transaction; a failure is logged, never raised (the audit
+    must not take the service down, so it says so loudly instead)."""
+    batch = list(batch)
+    if not batch:
+        return
+    try:
+        with transaction(engine) as conn:
+            events = ((ordered_id(), event) for event in batch)
+            ResourceStore(conn).create_many("AuditEvent", events, index_entries)
+    except Exception as exc:
+        log_failure(log, "writing %d audit events failed", len(batch), exc=exc)
