@@ -45,9 +45,10 @@ def _serve(database_url: str, pipe: Connection) -> None:
     # (Ctrl-C, SIGTERM) must not make this process drop what it holds first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from ..db.engine import make_engine
+    from ..db.engine import Checkpoints, make_engine
 
     engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    checkpoints = Checkpoints(engine)
     pending: list[dict[str, Any]] = []
     deadline = 0.0
     while True:
@@ -55,6 +56,7 @@ def _serve(database_url: str, pipe: Connection) -> None:
         if not pipe.poll(timeout):
             write_events(engine, pending)
             pending = []
+            checkpoints.run_if_due()
             continue
         try:
             message = pipe.recv()

@@ -9,6 +9,7 @@ wait (bounded by ``busy_timeout``).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -56,6 +57,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+CHECKPOINT_SECONDS = 1.0
+
+
+class Checkpoints:
+    """Copies SQLite's write-ahead log back into the database file at most once a
+    second, for whoever writes in the background (the audit writer).
+
+    SQLite's default does it in the commit that takes the log past 1 000 pages, so a
+    request paid for everyone's writes: a create cost 5.5 ms of CPU with that, 3.5 ms
+    without. A passive checkpoint waits for no reader or writer; a page changed many
+    times in between is copied once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._last = 0.0
+
+    def run_if_due(self) -> None:
+        if not is_sqlite(self.engine) or time.monotonic() - self._last < CHECKPOINT_SECONDS:
+            return
+        self._last = time.monotonic()
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -63,6 +92,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Commits leave checkpointing to the background (``checkpoint``); past this
+        # many pages of WAL a commit still does it, as a safety net.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
