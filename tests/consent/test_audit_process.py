@@ -67,10 +67,13 @@ def test_a_killed_child_is_replaced_and_close_writes_what_it_holds(db_engine: En
             time.sleep(0.01)
         for n in range(2, 12):
             writer.record(_record(n), datetime.now(UTC))
+        writer.flush()
         assert writer.pid not in (None, first)
+        for n in range(12, 17):
+            writer.record(_record(n), datetime.now(UTC))
     finally:
         writer.close()  # no flush: closing the pipe makes the child write and end
-    assert _stored(db_engine) == before + 11
+    assert _stored(db_engine) == before + 16
 
 
 def test_a_signal_to_the_process_group_loses_nothing(db_engine: Engine) -> None:

@@ -4,26 +4,32 @@ Every request records an access decision, and a search that shows fifty clients'
 resources makes fifty AuditEvents. Written by a thread of the server, that work
 competes with the requests for the interpreter lock, and a search that runs while a
 batch is written waits for it (p95 of a token search: 44 ms with the writer thread,
-11 ms with the writer in another process). So the server sends each access record
-down a pipe (a pickled ``AccessRecord``, some microseconds) to a child process that
-builds the events and writes them in batches on its own connection.
+11 ms with the writer in another process). So the server's requests only append
+their ``AccessRecord`` to a backlog; a sender thread pickles the backlog down a
+socket to a child process (``python -m pgo_service.consent.audit_process``), which
+builds the events and writes them in batches on its own connection, and runs
+SQLite's checkpoints.
 
-Nothing is dropped on the way: a full pipe makes the sender wait, ``flush`` returns
-once the child has stored everything sent before it, the child writes what it holds
-when the pipe closes (also when the server dies), and when the child is gone the
-server starts another, or writes the record itself if that fails too.
+Nothing is dropped on the way: past ``_BACKLOG`` records waiting, requests wait for
+the child; ``flush`` returns once the child has stored everything recorded before
+it; the child writes what it holds when the socket closes (also when the server
+dies) and ignores the signals sent to the server's process group; and when the
+child is gone the server starts another, or writes the records itself if that fails
+too. What a killed server held in its backlog is lost, as with any in-memory queue.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from collections import deque
 from datetime import datetime
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from sqlalchemy import Engine
@@ -32,7 +38,9 @@ from .audit import AccessRecord, events, write_events
 
 log = logging.getLogger(__name__)
 
-_RECORD, _FLUSH = "r", "f"
+_RECORDS, _FLUSH = "r", "f"
+_SEND_BATCH = 100
+_BACKLOG = 20_000
 _GATHER_SECONDS = 0.02
 _BATCH = 200
 _REPLY_SECONDS = 60.0
@@ -63,10 +71,11 @@ def _serve(database_url: str, pipe: Connection) -> None:
         except EOFError:
             write_events(engine, pending)
             return
-        if message[0] == _RECORD:
+        if message[0] == _RECORDS:
             if not pending:
                 deadline = time.monotonic() + _GATHER_SECONDS
-            pending.extend(events(message[1], message[2]))
+            for record, now in message[1]:
+                pending.extend(events(record, now))
             if len(pending) >= _BATCH:
                 write_events(engine, pending)
                 pending = []
@@ -77,27 +86,38 @@ def _serve(database_url: str, pipe: Connection) -> None:
 
 
 class AuditProcess:
-    """An ``AuditSink`` that hands records to a child process."""
+    """An ``AuditSink`` that hands records to a child process.
+
+    A request appends its record to a backlog; a sender thread takes the backlog down
+    the pipe in batches, so a request never waits for the child while the backlog is
+    short of ``_BACKLOG`` records (a burst the child needs a while to write)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine  # for the child's connection, and to write when it cannot
-        self._lock = threading.Lock()  # one message at a time on the pipe
+        self._lock = threading.Lock()  # the pipe: one sender at a time
         self._pipe: Connection | None = None
-        self._process: BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._backlog: deque[tuple[AccessRecord, datetime]] = deque()
+        self._wake = threading.Event()
+        self._sender: threading.Thread | None = None
+        self._starting = threading.Lock()
 
     def start(self) -> None:
-        """Start the child and wait until it answers: it takes a second to import,
-        and records sent meanwhile would fill the pipe and hold up requests."""
+        """Start the child and wait until it answers (it takes a second to import)."""
         self.flush()
 
     def record(self, record: AccessRecord, now: datetime) -> None:
-        with self._lock:
-            if self._send((_RECORD, record, now)):
-                return
-        write_events(self.engine, events(record, now))
+        self._backlog.append((record, now))
+        if not self._wake.is_set():
+            self._wake.set()
+        if self._sender is None:
+            self._start_sender()
+        while len(self._backlog) > _BACKLOG:  # the child is far behind: wait for it
+            time.sleep(0.005)
 
     def flush(self) -> None:
         with self._lock:
+            self._send_backlog()
             if not self._send((_FLUSH,)):
                 return
             pipe = self._pipe
@@ -112,7 +132,32 @@ class AuditProcess:
 
     def close(self) -> None:
         with self._lock:
+            self._send_backlog()
             self._stop()
+
+    def _start_sender(self) -> None:
+        with self._starting:
+            if self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._run_sender, name="audit-sender", daemon=True
+                )
+                self._sender.start()
+
+    def _run_sender(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                self._send_backlog()
+
+    def _send_backlog(self) -> None:
+        """With the pipe's lock held: everything recorded so far, in batches."""
+        while self._backlog:
+            batch: list[tuple[AccessRecord, datetime]] = []
+            while self._backlog and len(batch) < _SEND_BATCH:
+                batch.append(self._backlog.popleft())
+            if not self._send((_RECORDS, batch)):
+                write_events(self.engine, [e for r, now in batch for e in events(r, now)])
 
     @property
     def pid(self) -> int | None:
@@ -121,7 +166,7 @@ class AuditProcess:
     def _send(self, message: tuple[Any, ...]) -> bool:
         """Send, starting the child when there is none; False when that fails twice."""
         for _ in range(2):
-            if self._process is None or not self._process.is_alive():
+            if self._process is None or self._process.poll() is not None:
                 if self._process is not None:
                     log.error("the audit writer process ended; starting another")
                 self._start()
@@ -135,15 +180,19 @@ class AuditProcess:
         return False
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        url = self.engine.url.render_as_string(hide_password=False)
-        process = context.Process(
-            target=_serve, args=(url, theirs), name="pgo-audit-writer", daemon=True
-        )
-        process.start()
-        theirs.close()
-        self._pipe, self._process = ours, process
+        # A process of its own (not multiprocessing's spawn, which would import the
+        # parent's __main__ again), talking over a socket pair it inherits.
+        ours, theirs = socket.socketpair()
+        with theirs:
+            process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        pipe = Connection(ours.detach())
+        # The URL names the database's password: never on a command line.
+        pipe.send(self.engine.url.render_as_string(hide_password=False))
+        self._pipe, self._process = pipe, process
 
     def _stop(self) -> None:
         pipe, process = self._pipe, self._process
@@ -151,8 +200,18 @@ class AuditProcess:
         if pipe is not None:
             pipe.close()  # the child writes what it holds and ends
         if process is not None:
-            process.join(_STOP_SECONDS)
-            if process.is_alive():
+            try:
+                process.wait(_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
                 log.error("the audit writer process did not end; killing it")
                 process.kill()
-                process.join()
+                process.wait()
+
+
+def main() -> None:
+    pipe = Connection(int(sys.argv[1]))
+    _serve(pipe.recv(), pipe)
+
+
+if __name__ == "__main__":
+    main()
