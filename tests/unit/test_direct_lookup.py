@@ -21,7 +21,7 @@ from sqlalchemy import (
     select,
 )
 
-from pgo_service.db.direct import DirectLookup
+from pgo_service.db.direct import DirectInsert, DirectLookup
 from pgo_service.db.engine import transaction
 
 metadata = MetaData()
@@ -69,3 +69,26 @@ def test_errors_are_sqlalchemys(db_engine: Engine) -> None:
     lookup = DirectLookup(BY_KEY)  # the table does not exist
     with pytest.raises(exc.DBAPIError), transaction(db_engine, write=False) as conn:
         lookup.first(conn, key="a")
+
+
+def test_direct_inserts_store_what_sqlalchemy_stores(db_engine: Engine) -> None:
+    metadata.create_all(db_engine)
+    try:
+        row = {"number": 7, "flag": True, "moment": datetime(2026, 3, 1, 12, 0, 0, 123456)}
+        with transaction(db_engine) as conn:
+            conn.execute(sample.insert(), [{"key": "by-sqlalchemy", **row, "data": b"{}"}])
+            DirectInsert(sample).execute(conn, [{"key": "direct", **row, "data": b"{}"}])
+        with transaction(db_engine, write=False) as conn:
+            stored = {r.key: tuple(r)[1:] for r in conn.execute(select(sample))}
+        assert stored["direct"] == stored["by-sqlalchemy"]
+    finally:
+        metadata.drop_all(db_engine)
+
+
+def test_direct_insert_errors_are_sqlalchemys(db_engine: Engine) -> None:
+    metadata.create_all(db_engine)
+    try:
+        with pytest.raises(exc.IntegrityError), transaction(db_engine) as conn:
+            DirectInsert(sample).execute(conn, [{"key": "same"}, {"key": "same"}])
+    finally:
+        metadata.drop_all(db_engine)

@@ -22,14 +22,13 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     select,
     text,
     tuple_,
     update,
 )
 
-from ..db.direct import DirectLookup
+from ..db.direct import DirectInsert, DirectLookup
 from ..db.models import INDEX_TABLES, resource, resource_version
 from .compartment import patient_compartment
 from .jsonio import dump_json
@@ -120,12 +119,12 @@ _READ = DirectLookup(
 )
 
 
-_INSERT_CURRENT = insert(resource)
-_INSERT_VERSION = insert(resource_version)
+_INSERT_CURRENT = DirectInsert(resource)
+_INSERT_VERSION = DirectInsert(resource_version)
 _UPDATE_CURRENT = update(resource).where(
     resource.c.resource_type == bindparam("key_type"), resource.c.id == bindparam("key_id")
 )
-_INSERT_INDEX = {kind: insert(table) for kind, table in INDEX_TABLES.items()}
+_INSERT_INDEX = {kind: DirectInsert(table) for kind, table in INDEX_TABLES.items()}
 _DELETE_INDEX = {
     kind: delete(table).where(
         table.c.resource_type == bindparam("resource_type"),
@@ -332,10 +331,10 @@ class ResourceStore:
                 index_rows.setdefault(entry.kind, []).append(values)
         if not currents:
             return 0
-        self.conn.execute(_INSERT_CURRENT, currents)
-        self.conn.execute(_INSERT_VERSION, versions)
+        _INSERT_CURRENT.execute(self.conn, currents)
+        _INSERT_VERSION.execute(self.conn, versions)
         for kind, rows in index_rows.items():
-            self.conn.execute(_INSERT_INDEX[kind], rows)
+            _INSERT_INDEX[kind].execute(self.conn, rows)
         return len(currents)
 
     def delete(self, current: StoredVersion) -> StoredVersion:
@@ -365,16 +364,18 @@ class ResourceStore:
     def _put_current(
         self, resource_type: str, resource_id: str, values: dict[str, Any], *, exists: bool
     ) -> None:
-        params = {"resource_type": resource_type, "id": resource_id, **values}
         if exists:
-            params = {"key_type": resource_type, "key_id": resource_id, **values}
-        self.conn.execute(_UPDATE_CURRENT if exists else _INSERT_CURRENT, params)
+            keys = {"key_type": resource_type, "key_id": resource_id}
+            self.conn.execute(_UPDATE_CURRENT, {**keys, **values})
+        else:
+            row = {"resource_type": resource_type, "id": resource_id, **values}
+            _INSERT_CURRENT.execute(self.conn, [row])
 
     def _put_version(
         self, resource_type: str, resource_id: str, values: dict[str, Any], method: str
     ) -> None:
-        params = {"resource_type": resource_type, "id": resource_id, "method": method, **values}
-        self.conn.execute(_INSERT_VERSION, params)
+        row = {"resource_type": resource_type, "id": resource_id, "method": method, **values}
+        _INSERT_VERSION.execute(self.conn, [row])
 
     def _reindex(
         self,
@@ -397,4 +398,4 @@ class ResourceStore:
                 key = {"resource_type": resource_type, "resource_id": resource_id}
                 self.conn.execute(_DELETE_INDEX[kind], key)
             if kind in rows:
-                self.conn.execute(_INSERT_INDEX[kind], rows[kind])
+                _INSERT_INDEX[kind].execute(self.conn, rows[kind])
