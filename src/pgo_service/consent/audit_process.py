@@ -21,7 +21,6 @@ too. What a killed server held in its backlog is lost, as with any in-memory que
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import subprocess
 import sys
@@ -38,51 +37,12 @@ from .audit import AccessRecord, events, write_events
 
 log = logging.getLogger(__name__)
 
-_RECORDS, _FLUSH = "r", "f"
+CHILD_MODULE = "pgo_service.consent.audit_child"  # nothing imports it: it runs as __main__
+RECORDS, FLUSH = "r", "f"
 _SEND_BATCH = 100
 _BACKLOG = 20_000
-_GATHER_SECONDS = 0.02
-_BATCH = 200
 _REPLY_SECONDS = 60.0
 _STOP_SECONDS = 30.0
-
-
-def _serve(database_url: str, pipe: Connection) -> None:
-    """The child: gather records for a moment, write them, answer flushes."""
-    # The server's shutdown closes the pipe; a signal to the whole process group
-    # (Ctrl-C, SIGTERM) must not make this process drop what it holds first.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from ..db.engine import Checkpoints, make_engine
-
-    engine = make_engine(database_url, pool_size=1, max_overflow=0)
-    checkpoints = Checkpoints(engine)
-    pending: list[dict[str, Any]] = []
-    deadline = 0.0
-    while True:
-        timeout = max(0.0, deadline - time.monotonic()) if pending else None
-        if not pipe.poll(timeout):
-            write_events(engine, pending)
-            pending = []
-            checkpoints.run_if_due()
-            continue
-        try:
-            message = pipe.recv()
-        except EOFError:
-            write_events(engine, pending)
-            return
-        if message[0] == _RECORDS:
-            if not pending:
-                deadline = time.monotonic() + _GATHER_SECONDS
-            for record, now in message[1]:
-                pending.extend(events(record, now))
-            if len(pending) >= _BATCH:
-                write_events(engine, pending)
-                pending = []
-        elif message[0] == _FLUSH:
-            write_events(engine, pending)
-            pending = []
-            pipe.send(_FLUSH)
 
 
 class AuditProcess:
@@ -118,12 +78,12 @@ class AuditProcess:
     def flush(self) -> None:
         with self._lock:
             self._send_backlog()
-            if not self._send((_FLUSH,)):
+            if not self._send((FLUSH,)):
                 return
             pipe = self._pipe
             assert pipe is not None  # a send succeeded
             try:
-                if pipe.poll(_REPLY_SECONDS) and pipe.recv() == _FLUSH:
+                if pipe.poll(_REPLY_SECONDS) and pipe.recv() == FLUSH:
                     return
             except (EOFError, OSError):
                 pass
@@ -156,7 +116,7 @@ class AuditProcess:
             batch: list[tuple[AccessRecord, datetime]] = []
             while self._backlog and len(batch) < _SEND_BATCH:
                 batch.append(self._backlog.popleft())
-            if not self._send((_RECORDS, batch)):
+            if not self._send((RECORDS, batch)):
                 write_events(self.engine, [e for r, now in batch for e in events(r, now)])
 
     @property
@@ -185,7 +145,7 @@ class AuditProcess:
         ours, theirs = socket.socketpair()
         with theirs:
             process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(theirs.fileno())],
+                [sys.executable, "-m", CHILD_MODULE, str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
             )
@@ -206,12 +166,3 @@ class AuditProcess:
                 log.error("the audit writer process did not end; killing it")
                 process.kill()
                 process.wait()
-
-
-def main() -> None:
-    pipe = Connection(int(sys.argv[1]))
-    _serve(pipe.recv(), pipe)
-
-
-if __name__ == "__main__":
-    main()

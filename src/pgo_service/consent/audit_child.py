@@ -1,0 +1,62 @@
+"""The audit writer process (see ``audit_process``): gathers the server's access
+records for a moment, writes their events, answers flushes, and ends when the
+socket to the server closes. Run as ``python -m pgo_service.consent.audit_child FD``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ..db.engine import Checkpoints, make_engine
+from .audit import events, write_events
+from .audit_process import FLUSH, RECORDS
+
+_GATHER_SECONDS = 0.02
+_BATCH = 200
+
+
+def _serve(database_url: str, pipe: Connection) -> None:
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    checkpoints = Checkpoints(engine)
+    pending: list[dict[str, Any]] = []
+    deadline = 0.0
+    while True:
+        timeout = max(0.0, deadline - time.monotonic()) if pending else None
+        if not pipe.poll(timeout):
+            write_events(engine, pending)
+            pending = []
+            checkpoints.run_if_due()
+            continue
+        try:
+            message = pipe.recv()
+        except EOFError:
+            write_events(engine, pending)
+            return
+        if message[0] == RECORDS:
+            if not pending:
+                deadline = time.monotonic() + _GATHER_SECONDS
+            for record, now in message[1]:
+                pending.extend(events(record, now))
+            if len(pending) >= _BATCH:
+                write_events(engine, pending)
+                pending = []
+        elif message[0] == FLUSH:
+            write_events(engine, pending)
+            pending = []
+            pipe.send(FLUSH)
+
+
+def main() -> None:
+    # The server's shutdown closes the socket; a signal to the whole process group
+    # (Ctrl-C, SIGTERM) must not make this process drop what it holds first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pipe = Connection(int(sys.argv[1]))
+    _serve(pipe.recv(), pipe)
+
+
+if __name__ == "__main__":
+    main()
