@@ -133,7 +133,7 @@ def _strip(content: bytes | None) -> dict[str, Any] | None:
     if content is None:
         return None
     body: dict[str, Any] = parse_json(content)
-    return {k: v for k, v in body.items() if k not in ("id", "meta")}
+    return {k: v for k, v in body.items() if k not in ("resourceType", "id", "meta")}
 
 
 def _tagged(annotation: Any) -> bool:
