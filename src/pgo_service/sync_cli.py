@@ -225,9 +225,15 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from .sync.jobs import STATUSES, dead_jobs, outbox_status
+    from .sync.quarantine import quarantined
 
-    status, dead = _in_transaction(
-        lambda conn: (outbox_status(conn), dead_jobs(conn, args.dead)), write=False
+    status, dead, (aside, set_aside) = _in_transaction(
+        lambda conn: (
+            outbox_status(conn),
+            dead_jobs(conn, args.dead),
+            quarantined(conn, args.set_aside),
+        ),
+        write=False,
     )
     totals = dict.fromkeys(STATUSES, 0)
     for counts in status.counts.values():
@@ -256,6 +262,14 @@ def _status(args: argparse.Namespace) -> int:
         print(
             f"  #{job.id} {job.kind} {where} attempts {job.attempts}"
             f" at {job.updated_at.isoformat()}Z: {job.last_error or ''}"
+        )
+    print(f"provider resources set aside: {aside}")
+    for item in set_aside:
+        version = f" version {item.source_version}" if item.source_version else ""
+        print(
+            f"  {item.provider_name} {item.resource_type}/{item.remote_id}{version}"
+            f" (data service {item.service_id}, since {item.first_seen.isoformat()}Z,"
+            f" last {item.last_seen.isoformat()}Z): {item.reason}"
         )
     return 0
 
@@ -297,6 +311,12 @@ def register_sync_commands(commands: Any) -> None:
     )
     status = sync.add_parser("status", help="jobs per status, counters and the dead jobs")
     status.add_argument("--dead", type=int, default=20, help="how many dead jobs to show")
+    status.add_argument(
+        "--set-aside",
+        type=int,
+        default=20,
+        help="how many provider resources a pull set aside to show (newest first)",
+    )
     status.set_defaults(func=_status)
     again = sync.add_parser("requeue", help="send a dead job round again")
     again.add_argument("job_id", type=int)

@@ -265,13 +265,13 @@ def test_a_provider_failing_with_500_is_retried_until_it_recovers(
                 "type": "searchset",
                 "entry": [
                     {"resource": provider_agreement("Goed", id="a1")},
-                    {"resource": {**provider_agreement("Fout", id="a2"), "status": "misschien"}},
+                    {"resource": {**provider_agreement("Zonder id"), "status": "misschien"}},
                 ],
             }
         ),
     ],
 )
-def test_invalid_fhir_fails_the_job_and_merges_nothing(
+def test_a_page_that_is_not_a_searchset_of_resources_fails_the_job_and_merges_nothing(
     client: FhirClient, registered: Engine, medplum: MedplumPeer, body: str
 ) -> None:
     anna, plan = client_with_plan(client)

@@ -60,6 +60,14 @@ class Connection(BaseModel):
     connected_at: datetime
     updated_at: datetime
     problem: str | None
+    subscription_id: str | None = Field(
+        default=None,
+        description="the id the provider's system names in its notifications "
+        "(POST /sync/notifications); null when the provider has no registered system",
+    )
+    notifier: str | None = Field(
+        default=None, description="the client id of the provider's system that may notify"
+    )
 
 
 class ConnectionList(BaseModel):
@@ -88,6 +96,8 @@ def _shown(info: ConnectionInfo) -> Connection:
         connected_at=info.created_at,
         updated_at=info.updated_at,
         problem=info.last_error,
+        subscription_id=info.subscription_id,
+        notifier=info.notifier,
     )
 
 

@@ -238,3 +238,22 @@ sync_revocation_endpoint = Table(
     Column("service_id", String(16), primary_key=True),
     Column("uri", String(1024), nullable=False),
 )
+
+# Pull: provider resources set aside because they could not be merged (invalid FHIR, or
+# a rule of the plan refused them), so the rest of their page is merged. Named by the
+# provider's id and a reason only, never their content; a later version that merges
+# clears the row.
+sync_quarantine = Table(
+    "sync_quarantine",
+    metadata,
+    Column("patient_id", String(64), primary_key=True),
+    Column("provider_name", String(255), primary_key=True),
+    Column("resource_type", String(40), primary_key=True),
+    Column("remote_id", String(128), primary_key=True),  # the provider's id
+    Column("service_id", String(16), nullable=False),
+    Column("source_version", String(128), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+    Index("ix_sync_quarantine_seen", "last_seen"),
+)

@@ -17,14 +17,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     and_,
     bindparam,
     delete,
     func,
+    or_,
     select,
     text,
-    tuple_,
     update,
 )
 
@@ -87,6 +88,20 @@ class StoredVersion:
         return f"{self.resource_type}/{self.id}"
 
 
+def _any_of(keys: Iterable[tuple[str, str]]) -> ColumnElement[bool]:
+    """``(resource_type, id)`` among ``keys``, as one ``IN`` list per type: SQLite scans
+    the whole table for a row-value ``IN`` but searches the primary key for this."""
+    by_type: dict[str, list[str]] = {}
+    for resource_type, resource_id in keys:
+        by_type.setdefault(resource_type, []).append(resource_id)
+    return or_(
+        *(
+            and_(resource.c.resource_type == kind, resource.c.id.in_(ids))
+            for kind, ids in sorted(by_type.items())
+        )
+    )
+
+
 def _from_row(row: Any, method: str = "") -> StoredVersion:
     return StoredVersion(
         resource_type=row.resource_type,
@@ -110,6 +125,9 @@ _COLUMNS = (
     resource.c.patient_id,
 )
 
+
+# Up to this many keys, reading each by id on the driver beats building one query.
+_FEW = 8
 
 # Built once: the read path is the hottest statement of the server.
 _READ = DirectLookup(
@@ -160,27 +178,25 @@ class ResourceStore:
         return _from_row(row) if row else None
 
     def read_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
-        """Current, non-deleted versions of many resources in one query."""
+        """Current, non-deleted versions of many resources (a few: one read each, on the
+        driver; more: one query)."""
         wanted = sorted(set(keys))
-        if not wanted:
-            return {}
+        if len(wanted) <= _FEW:
+            found = (self.read(kind, key) for kind, key in wanted)
+            return {(v.resource_type, v.id): v for v in found if v is not None and not v.deleted}
         rows = self.conn.execute(
-            select(*_COLUMNS).where(
-                tuple_(resource.c.resource_type, resource.c.id).in_(wanted),
-                resource.c.deleted.is_(False),
-            )
+            select(*_COLUMNS).where(_any_of(wanted), resource.c.deleted.is_(False))
         ).all()
         return {(r.resource_type, r.id): _from_row(r) for r in rows}
 
     def compartments(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
         """The patient compartment of each existing, non-deleted resource among ``keys``."""
         wanted = sorted(set(keys))
-        if not wanted:
-            return {}
+        if len(wanted) <= _FEW:
+            return {key: v.patient_id for key, v in self.read_many(wanted).items()}
         rows = self.conn.execute(
             select(resource.c.resource_type, resource.c.id, resource.c.patient_id).where(
-                tuple_(resource.c.resource_type, resource.c.id).in_(wanted),
-                resource.c.deleted.is_(False),
+                _any_of(wanted), resource.c.deleted.is_(False)
             )
         ).all()
         return {(r.resource_type, r.id): r.patient_id for r in rows}

@@ -16,10 +16,13 @@ provider's authorization server (MedMij's DVP side).
    token, refreshing it first when it has (nearly) expired. A short lease makes one
    process at a time use a rotating refresh token; ``invalid_grant`` (or any refusal)
    marks the connection broken, and its tokens are dropped.
+   The same transaction creates the notification subscription (``subscriptions``),
+   whose id the answer carries for the provider's system.
 4. ``forget_connection`` (consent revoked) and ``disconnect`` (the client) delete the
-   tokens in the caller's transaction; when the operator stated a revocation endpoint
-   for the data service, the sealed tokens move to ``sync_token_revocation`` and an
-   outbox job tells the provider (RFC 7009), then deletes them.
+   tokens and end the subscription in the caller's transaction; when the operator
+   stated a revocation endpoint for the data service, the sealed tokens move to
+   ``sync_token_revocation`` and an outbox job tells the provider (RFC 7009), then
+   deletes them.
 
 Tokens, codes, verifiers and states never go into a log, an error text or a job
 payload; BSNs play no part.
@@ -32,7 +35,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -54,6 +57,7 @@ from .jobs import ClaimedJob, cancel_jobs, enqueue
 from .outbound import JobFailed, OutboundClient, RetryLater
 from .pull import enqueue_pull
 from .registry import DataServiceEntry, data_service, host_policy
+from .subscriptions import end_subscriptions, subscribe, subscriptions_of
 from .worker import Handler, JobContext
 
 ACTIVE = "active"
@@ -431,6 +435,10 @@ class ConnectionInfo:
     created_at: datetime
     updated_at: datetime
     last_error: str | None
+    # Given to the provider's system for its notifications; None when the provider
+    # has no registered system that could send them.
+    subscription_id: str | None = None
+    notifier: str | None = None
 
 
 def _info(row: Row[Any], now: datetime) -> ConnectionInfo:
@@ -525,6 +533,20 @@ def complete_connection(
             answer=answer,
             now=now,
         )
+        # a notification from the provider can trigger a pull from now on
+        subscription = subscribe(
+            conn,
+            patient_id=pending.patient_id,
+            provider_name=pending.provider_name,
+            service_id=pending.service_id,
+            now=now,
+        )
+        if subscription is not None:
+            info = replace(
+                info,
+                subscription_id=subscription.subscription_id,
+                notifier=subscription.notifier_client_id,
+            )
         # the plan shows the provider's agreements as soon as a worker has read them
         enqueue_pull(
             conn,
@@ -592,8 +614,20 @@ def list_connections(conn: Connection, patient_id: str, now: datetime) -> list[C
         select(sync_connection)
         .where(sync_connection.c.patient_id == patient_id)
         .order_by(sync_connection.c.provider_name, sync_connection.c.service_id)
-    )
-    return [_info(row, now) for row in rows]
+    ).all()
+    subscriptions = subscriptions_of(conn, patient_id) if rows else {}
+    result = []
+    for row in rows:
+        info = _info(row, now)
+        subscription = subscriptions.get((row.provider_name, row.service_id))
+        if subscription is not None:
+            info = replace(
+                info,
+                subscription_id=subscription.subscription_id,
+                notifier=subscription.notifier_client_id,
+            )
+        result.append(info)
+    return result
 
 
 def set_revocation_endpoint(
@@ -625,6 +659,8 @@ def revocation_endpoint(conn: Connection, provider_name: str, service_id: str) -
 
 
 def _forget(conn: Connection, row: Row[Any], now: datetime) -> None:
+    # the provider's notifications no longer pull anything for this client
+    end_subscriptions(conn, row.patient_id, row.provider_name, row.service_id)
     # without the client's tokens nothing queued for them at this provider can run
     cancel_jobs(
         conn,
@@ -667,6 +703,7 @@ def forget_connection(conn: Connection, patient_id: str, provider_name: str, now
             sync_authorization_request.c.provider_name == provider_name,
         )
     )
+    end_subscriptions(conn, patient_id, provider_name)
     rows = conn.execute(
         select(sync_connection).where(
             sync_connection.c.patient_id == patient_id,

@@ -8,7 +8,9 @@ client could not have stored through the API. The merge rules:
   ``{SOURCE_SYSTEM_BASE}{provider}|{the provider's id}``; ``sync_pulled`` keeps which of
   our resources holds it, so a resource pulled again updates the same one. A provider
   CarePlan with several activities becomes one agreement per activity (the second gets
-  the value ``{id}#2``, and so on): an agreement describes one activity.
+  the value ``{id}#2``, and so on): an agreement describes one activity. When the
+  CarePlan later drops an activity, the agreement made from it is ended as one
+  deleted at the source (which activity is which: ``activities``).
 - **References.** Every reference to a Patient becomes the client (the provider's
   token identified them), also one that only names a Patient (``type`` with a display
   or identifier, as our pushes do when the provider's Patient id is not known) and a
@@ -35,6 +37,9 @@ client could not have stored through the API. The merge rules:
 - **Our own pushes.** A source version that our push wrote (``sync_remote_version``)
   is not merged back; a resource we pushed there that the provider then changed is
   merged into ours, not added as a copy.
+- **One resource at a time.** Each provider resource is merged in a savepoint of its
+  own: one a rule refuses is rolled back and handed back to be set aside
+  (``quarantine``), and the rest of its page is kept.
 - **Deleted at the source.** Never dropped: an agreement becomes ``revoked`` (its
   activity ``cancelled``), a Goal ``cancelled``, a CareTeam ``inactive``, a Task
   ``cancelled``, each with a note saying so; it comes back if the source has it again.
@@ -50,7 +55,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db.sync_tables import sync_pulled, sync_remote_version
@@ -60,6 +65,9 @@ from ..fhir.jsonio import parse_json
 from ..fhir.search.execute import find_matches
 from ..fhir.store import StoredVersion
 from ..fhir.validation import check_resource
+from .activities import assign_values, position_of
+from .ending import DELETED, DROPPED_ACTIVITY, ended_body, ending_text
+from .quarantine import Rejected
 from .registry import PROVIDER_NAME_SYSTEM
 
 # A Context bound to a transaction, with the rules every write must pass.
@@ -121,7 +129,11 @@ class MergeCounts:
 
 
 class MergeError(Exception):
-    """The page cannot be merged whole; nothing of it is kept."""
+    """The page cannot be merged at all (the client has no plan); nothing of it is kept."""
+
+
+class ResourceRefused(MergeError):
+    """One provider resource cannot be merged (a rule refused it): it is set aside."""
 
 
 def _instant(moment: datetime) -> str:
@@ -133,7 +145,7 @@ def _strip(content: bytes | None) -> dict[str, Any] | None:
     if content is None:
         return None
     body: dict[str, Any] = parse_json(content)
-    return {k: v for k, v in body.items() if k not in ("id", "meta")}
+    return {k: v for k, v in body.items() if k not in ("resourceType", "id", "meta")}
 
 
 def _tagged(annotation: Any) -> bool:
@@ -166,16 +178,24 @@ class Merger:
 
     # -- the mapping of source ids to ours ---------------------------------------
 
-    def _rows(self, resource_type: str, values: Iterable[str]) -> dict[str, Any]:
+    def _rows(
+        self, resource_type: str, values: Iterable[str], *, splits: bool = False
+    ) -> dict[str, Any]:
+        """``sync_pulled`` rows by source value; with ``splits`` also every ``{value}#n``
+        (the agreements split off a CarePlan), found as key ranges."""
         wanted = sorted(set(values))
         if not wanted:
             return {}
+        value = sync_pulled.c.source_value
+        among: ColumnElement[bool] = value.in_(wanted)
+        if splits:  # "#" < "$": {value}#… sorts strictly between these two
+            among = or_(among, *(and_(value > f"{v}#", value < f"{v}$") for v in wanted))
         rows = self.conn.execute(
             select(sync_pulled).where(
                 sync_pulled.c.patient_id == self.patient_id,
                 sync_pulled.c.provider_name == self.source.provider_name,
                 sync_pulled.c.resource_type == resource_type,
-                sync_pulled.c.source_value.in_(wanted),
+                among,
             )
         ).all()
         return {row.source_value: row for row in rows}
@@ -318,7 +338,7 @@ class Merger:
             check_resource(document, resource_type)
             self.ctx.check(Change(resource_type, resource_id, method, body, current))
         except FhirError as error:
-            raise MergeError(
+            raise ResourceRefused(
                 f"{resource_type}/{remote_id} of {self.source.provider_name} cannot be merged: "
                 f"{error.message}"
             ) from error
@@ -429,16 +449,29 @@ class Merger:
         ]
 
     def _agreements(
-        self, translated: dict[str, Any], remote_id: str
+        self, translated: dict[str, Any], remote_id: str, rows: dict[str, Any]
     ) -> list[tuple[str, dict[str, Any]]]:
-        activities = [a for a in translated.get("activity") or [] if isinstance(a, dict)] or [{}]
+        """One agreement per activity, each with its source value (``activities``)."""
+        given = [a for a in translated.get("activity") or [] if isinstance(a, dict)] or [{}]
+        activities = [self._activity(activity, translated) for activity in given]
+        mine = {
+            value: row for value, row in rows.items() if position_of(remote_id, value) is not None
+        }
+        live = {value: row for value, row in mine.items() if not row.ended}
+        held: dict[str, dict[str, Any] | None] = dict.fromkeys(live)
+        if live and len(live) != len(activities):
+            stored = self.ctx.store.read_many(("CarePlan", r.resource_id) for r in live.values())
+            for value, row in live.items():
+                found = stored.get(("CarePlan", row.resource_id))
+                body = _strip(found.content) if found is not None else None
+                held[value] = ((body or {}).get("activity") or [None])[0]
+        values = assign_values(remote_id, activities, held, sorted(mine))
         result = []
-        for index, activity in enumerate(activities):
-            value = remote_id if index == 0 else f"{remote_id}#{index + 1}"
+        for value, activity in zip(values, activities, strict=True):
             body = {k: v for k, v in translated.items() if k not in ("id", "meta", "partOf")}
             body["identifier"] = self._identifiers(translated, value)
             body["subject"] = {"reference": f"Patient/{self.patient_id}"}
-            body["activity"] = [self._activity(activity, translated)]
+            body["activity"] = [activity]
             result.append((value, body))
         return result
 
@@ -511,45 +544,90 @@ class Merger:
 
     # -- the page ----------------------------------------------------------------------
 
-    def merge(self, resource_type: str, resources: list[dict[str, Any]]) -> None:
-        """Merge one page of the provider's resources of one type."""
-        pieces: list[tuple[str, str, str | None, dict[str, Any]]] = []
-        rows = self._rows(resource_type, [str(r["id"]) for r in resources])
-        pushed = self._pushed(resource_type, [str(r["id"]) for r in resources])
+    def merge(self, resource_type: str, resources: list[dict[str, Any]]) -> list[Rejected]:
+        """Merge one page of the provider's resources of one type. Each resource is
+        merged in a savepoint of its own: one that a rule refuses is rolled back and
+        returned (to be set aside), and the others are kept."""
+        ids = [str(r["id"]) for r in resources]
+        rows = self._rows(resource_type, ids, splits=resource_type == "CarePlan")
+        pushed = self._pushed(resource_type, ids)
+        rejected = []
         for resource in resources:
             remote_id = str(resource["id"])
-            version = _version(resource)
-            row = rows.get(remote_id)
-            if row is not None and not row.ended and version and row.source_version == version:
-                self.counts.unchanged += 1
+            version = source_version(resource)
+            if self._unchanged(resource_type, remote_id, version, rows, pushed):
                 continue
-            ours = pushed.get(remote_id)
-            if ours is not None and version and ours.etag == f'W/"{version}"':
-                # what our own push wrote there: nothing new to merge
-                self._remember(resource_type, remote_id, ours.resource_id, version, False)
-                self.counts.unchanged += 1
-                continue
-            translated = self._translate(
-                {k: v for k, v in resource.items() if k not in ("id", "meta", "resourceType")}
-            )
+            savepoint = self.conn.begin_nested()
+            ours, counts = dict(self._ours), copy.copy(self.counts)
+            try:
+                self._merge_resource(resource_type, resource, version, rows, pushed)
+                self.ctx.run_deferred()
+                savepoint.commit()
+            except (ResourceRefused, FhirError) as error:
+                self.ctx.deferred.clear()
+                savepoint.rollback()
+                self._ours, self.counts = ours, counts
+                reason = error.message if isinstance(error, FhirError) else str(error)
+                rejected.append(Rejected(remote_id, version, reason))
+        return rejected
+
+    def _unchanged(
+        self,
+        resource_type: str,
+        remote_id: str,
+        version: str | None,
+        rows: dict[str, Any],
+        pushed: dict[str, Any],
+    ) -> bool:
+        """Whether this source version was merged before, or is our own push's."""
+        if version is not None:
+            mine = [rows.get(remote_id)]
             if resource_type == "CarePlan":
-                for value, body in self._agreements(translated, remote_id):
-                    pieces.append((remote_id, value, version, body))
-            else:
-                translated["identifier"] = self._identifiers(translated, remote_id)
-                subject = translated.get("subject")
-                if isinstance(subject, dict) and not subject.get("reference"):
-                    # named only (as our pushes name the client): the token's record is the client's
-                    translated["subject"] = {"reference": f"Patient/{self.patient_id}"}
-                pieces.append((remote_id, remote_id, version, translated))
-        known = {
-            value: row.resource_id
-            for value, row in self._rows(resource_type, [v for _, v, _, _ in pieces]).items()
-        }
-        for remote_id, value, version, body in pieces:
-            if value not in known and remote_id in pushed:  # ours, pushed there and changed
-                known[value] = pushed[remote_id].resource_id
-            self._merge_one(resource_type, remote_id, value, version, body, known.get(value))
+                mine = [r for v, r in rows.items() if position_of(remote_id, v) is not None]
+            if any(r is not None and not r.ended and r.source_version == version for r in mine):
+                self.counts.unchanged += 1
+                return True
+        ours = pushed.get(remote_id)
+        if ours is not None and version and ours.etag == f'W/"{version}"':
+            # what our own push wrote there: nothing new to merge
+            self._remember(resource_type, remote_id, ours.resource_id, version, False)
+            self.counts.unchanged += 1
+            return True
+        return False
+
+    def _merge_resource(
+        self,
+        resource_type: str,
+        resource: dict[str, Any],
+        version: str | None,
+        rows: dict[str, Any],
+        pushed: dict[str, Any],
+    ) -> None:
+        remote_id = str(resource["id"])
+        translated = self._translate(
+            {k: v for k, v in resource.items() if k not in ("id", "meta", "resourceType")}
+        )
+        if resource_type == "CarePlan":
+            pieces = self._agreements(translated, remote_id, rows)
+        else:
+            translated["identifier"] = self._identifiers(translated, remote_id)
+            subject = translated.get("subject")
+            if isinstance(subject, dict) and not subject.get("reference"):
+                # named only (as our pushes name the client): the token's record is the client's
+                translated["subject"] = {"reference": f"Patient/{self.patient_id}"}
+            pieces = [(remote_id, translated)]
+        for value, body in pieces:
+            row = rows.get(value)
+            resource_id = row.resource_id if row is not None else None
+            if resource_id is None and value == remote_id and remote_id in pushed:
+                resource_id = pushed[remote_id].resource_id  # ours, pushed there and changed
+            self._merge_one(resource_type, remote_id, value, version, body, resource_id)
+        if resource_type == "CarePlan":
+            kept = {value for value, _ in pieces}
+            for value, row in sorted(rows.items()):
+                mine = position_of(remote_id, value) is not None
+                if mine and value not in kept and not row.ended:  # the activity was dropped
+                    self._end(resource_type, value, row.resource_id, DROPPED_ACTIVITY)
 
     def _pushed(self, resource_type: str, remote_ids: list[str]) -> dict[str, Any]:
         """Of these provider ids, those our pushes created or updated there."""
@@ -613,19 +691,30 @@ class Merger:
     def end_deleted(self, resource_type: str, present: set[str]) -> None:
         """End what the source no longer has (``present``: the source's ids now)."""
         for value, resource_id in sorted(self.known_ids(resource_type).items()):
-            if value.split("#", 1)[0] in present:
-                continue
-            self.ctx.store.lock(f"{resource_type}/{resource_id}")
-            current = self.ctx.store.read(resource_type, resource_id)
-            body = _strip(current.content) if current is not None and not current.deleted else None
-            if current is None or body is None:
-                self._mark_ended(resource_type, value)
-                continue
-            ended = self._ended(resource_type, body)
+            if value.split("#", 1)[0] not in present:
+                self._end(resource_type, value, resource_id, DELETED)
+
+    def _end(self, resource_type: str, value: str, resource_id: str, why: str) -> None:
+        """End our resource for this source value (it stays, with a note saying why)."""
+        self.ctx.store.lock(f"{resource_type}/{resource_id}")
+        current = self.ctx.store.read(resource_type, resource_id)
+        body = _strip(current.content) if current is not None and not current.deleted else None
+        if current is not None and body is not None:
+            ended = ended_body(resource_type, body, self._ending_note(why))
             stored = self._write(resource_type, ended, current, "end", value)
             self._provenance(stored, value, None, "DELETE")
-            self._mark_ended(resource_type, value)
             self.counts.ended += 1
+        self._mark_ended(resource_type, value)
+
+    def _ending_note(self, why: str) -> dict[str, Any]:
+        provider = self.source.provider_name
+        day = self.fetched_at.date().isoformat()
+        return {
+            "time": _instant(self.fetched_at),
+            "authorString": provider,
+            "text": ending_text(why, provider, self.source.service_id, day),
+            "extension": [{"url": SOURCE_ANNOTATION_URL, "valueString": provider}],
+        }
 
     def _mark_ended(self, resource_type: str, value: str) -> None:
         self.conn.execute(
@@ -641,45 +730,6 @@ class Merger:
             )
         )
 
-    def _ended(self, resource_type: str, body: dict[str, Any]) -> dict[str, Any]:
-        body = copy.deepcopy(body)
-        day = self.fetched_at.date().isoformat()
-        note = {
-            "time": _instant(self.fetched_at),
-            "authorString": self.source.provider_name,
-            "text": (
-                f"Verwijderd in het EPD van {self.source.provider_name} (gegevensdienst "
-                f"{self.source.service_id}); hier beëindigd op {day}, niet weggegooid."
-            ),
-            "extension": [{"url": SOURCE_ANNOTATION_URL, "valueString": self.source.provider_name}],
-        }
-        body["note"] = [*(body.get("note") or []), note]
-        if resource_type == "CarePlan":
-            if body.get("status") not in ("completed", "revoked", "entered-in-error"):
-                body["status"] = "revoked"
-            for activity in body.get("activity") or []:
-                detail = activity.get("detail")
-                if isinstance(detail, dict) and detail.get("status") not in (
-                    "completed",
-                    "cancelled",
-                    "stopped",
-                    "entered-in-error",
-                ):
-                    detail["status"] = "cancelled"
-        elif resource_type == "Goal":
-            if body.get("lifecycleStatus") not in ("completed", "cancelled", "entered-in-error"):
-                body["lifecycleStatus"] = "cancelled"
-        elif resource_type == "CareTeam":
-            body["status"] = "inactive"
-        elif resource_type == "Task" and body.get("status") not in (
-            "completed",
-            "cancelled",
-            "failed",
-            "entered-in-error",
-        ):
-            body["status"] = "cancelled"
-        return body
-
 
 def _codings(concepts: Any) -> list[dict[str, Any]]:
     items = concepts if isinstance(concepts, list) else [concepts]
@@ -692,7 +742,8 @@ def _codings(concepts: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _version(resource: dict[str, Any]) -> str | None:
+def source_version(resource: dict[str, Any]) -> str | None:
+    """The provider's version of a resource: its versionId, else when it changed."""
     meta = resource.get("meta")
     if not isinstance(meta, dict):
         return None

@@ -8,10 +8,13 @@ the URL carries no patient and never a BSN. It reads incrementally, sorted by
 ``_lastUpdated`` from the cursor, and follows ``Bundle.link[next]`` only to the same
 scheme, host and port as the endpoint (and, like every call, only to allowed hosts).
 
-Each page is validated whole (R4 against the R4 models; STU3 against the STU3 models,
-then converted, see ``convert_stu3``) and merged in one transaction together with the
-type's cursor, which becomes the newest ``meta.lastUpdated`` of the page. A page that
-cannot be validated or merged fails the job and leaves nothing of itself behind.
+Each resource of a page is validated (R4 against the R4 models; STU3 against the STU3
+models, then converted, see ``convert_stu3``), and the page is merged in one
+transaction together with the type's cursor, which becomes the newest
+``meta.lastUpdated`` of the page. A resource that is not valid FHIR or that a rule of
+the plan refuses is set aside (``quarantine``) and the rest of the page is merged; a
+later version of it that merges clears it. A page that is not a searchset of
+identifiable resources fails the job and leaves nothing of itself behind.
 The search says ``_lastUpdated=ge<cursor>``, not ``gt``: several resources can share
 one instant across a page boundary, and merging one again is a no-op.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,11 +43,13 @@ from ..db.sync_tables import sync_pull_cursor
 from ..fhir.errors import FhirError
 from ..fhir.jsonio import parse_json
 from ..fhir.validation import check_resource
+from .codes import code_problem
 from .convert_stu3 import Stu3Error, to_r4
 from .jobs import ClaimedJob, enqueue
-from .merge import PULLED_TYPES, ContextFactory, MergeError, Merger, Source
+from .merge import PULLED_TYPES, ContextFactory, MergeError, Merger, Source, source_version
 from .outbound import JobFailed, raise_for_outcome
 from .push import TokenSource
+from .quarantine import Rejected, clear, set_aside
 from .registry import data_service
 from .worker import Handler, JobContext
 
@@ -139,6 +145,10 @@ def _origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
     return parsed.scheme, parsed.host, parsed.port
 
 
+class _Invalid(Exception):
+    """One resource of a page is not valid FHIR."""
+
+
 class _Reader:
     """The HTTP side of one pull job: searches, pages, validation."""
 
@@ -167,9 +177,14 @@ class _Reader:
             raise JobFailed(f"invalid FHIR from {self.source.provider_name}: not a Bundle")
         return bundle
 
-    def resources(self, bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
-        """The page's matches, valid and in R4."""
-        result = []
+    def resources(
+        self, bundle: dict[str, Any], resource_type: str
+    ) -> tuple[list[dict[str, Any]], list[Rejected], str | None]:
+        """The page's matches that are valid (in R4), those that are not, and the newest
+        ``meta.lastUpdated`` among all of them."""
+        valid: list[dict[str, Any]] = []
+        rejected: list[Rejected] = []
+        newest: str | None = None
         for index, entry in enumerate(bundle.get("entry") or []):
             if not isinstance(entry, dict):
                 raise JobFailed(f"invalid FHIR from {self.source.provider_name}: entry {index}")
@@ -179,27 +194,39 @@ class _Reader:
                 isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome"
             ):
                 continue
-            result.append(self._valid(resource, resource_type, index))
-        return result
+            where = f"{self.source.provider_name} {resource_type} search, entry {index}"
+            remote_id = resource.get("id") if isinstance(resource, dict) else None
+            if not isinstance(remote_id, str) or not remote_id or len(remote_id) > 128:
+                raise JobFailed(f"invalid FHIR from {where}: not a resource with an id")
+            assert isinstance(resource, dict)
+            meta = resource.get("meta")
+            updated = meta.get("lastUpdated") if isinstance(meta, dict) else None
+            newest = _later(newest, updated if isinstance(updated, str) else None)
+            try:
+                valid.append(self._valid(resource, resource_type))
+            except _Invalid as error:
+                rejected.append(Rejected(remote_id, source_version(resource), str(error)))
+        return valid, rejected, newest
 
-    def _valid(self, resource: Any, resource_type: str, index: int) -> dict[str, Any]:
-        where = f"{self.source.provider_name} {resource_type} search, entry {index}"
-        if not isinstance(resource, dict) or resource.get("resourceType") != resource_type:
-            raise JobFailed(f"invalid FHIR from {where}: not a {resource_type}")
-        remote_id = resource.get("id")
-        if not isinstance(remote_id, str) or not remote_id:
-            raise JobFailed(f"invalid FHIR from {where}: no id")
+    def _valid(self, resource: dict[str, Any], resource_type: str) -> dict[str, Any]:
+        remote_id = resource["id"]
+        if resource.get("resourceType") != resource_type:
+            raise _Invalid(f"invalid FHIR: not a {resource_type}")
         try:
             if self.source.fhir_version == "STU3":
-                converted = to_r4(resource)
-                converted["id"] = remote_id
-                converted["meta"] = resource.get("meta")
-                return converted
-            return check_resource(resource, resource_type)
+                valid = to_r4(resource)
+                valid["id"] = remote_id
+                valid["meta"] = resource.get("meta")
+            else:
+                valid = check_resource(resource, resource_type)
         except Stu3Error as error:
-            raise JobFailed(f"invalid FHIR from {where}: {error}") from None
+            raise _Invalid(f"invalid FHIR: {error}") from None
         except FhirError as error:
-            raise JobFailed(f"invalid FHIR from {where}: {error.message}") from None
+            raise _Invalid(f"invalid FHIR: {error.message}") from None
+        problem = code_problem(resource_type, valid)
+        if problem is not None:
+            raise _Invalid(f"invalid FHIR: {problem}")
+        return valid
 
     def next_link(self, bundle: dict[str, Any]) -> str | None:
         for link in bundle.get("link") or []:
@@ -265,16 +292,30 @@ def _merge_page(
     contexts: ContextFactory,
     source: Source,
     resource_type: str,
-    resources: list[dict[str, Any]],
+    page: _Page,
     apply: Callable[[Merger], None],
 ) -> None:
+    """Merge a page in one transaction: what cannot be merged is set aside, what merged
+    is no longer; ``apply`` runs last (the cursor, or ending what the source deleted)."""
     assert job.patient_id is not None
     try:
         with transaction(context.engine) as conn:
             ctx = contexts(conn)
             merger = Merger(ctx, source, job.patient_id, context.clock())
-            if resources:
-                merger.merge(resource_type, resources)
+            rejected = list(page.rejected)
+            if page.resources:
+                rejected += merger.merge(resource_type, page.resources)
+            set_aside_ids = {r.remote_id for r in rejected}
+            where = {
+                "patient_id": job.patient_id,
+                "provider_name": source.provider_name,
+                "resource_type": resource_type,
+            }
+            if rejected:
+                service, moment = source.service_id, merger.fetched_at
+                set_aside(conn, **where, service_id=service, rejected=rejected, now=moment)
+            merged = [str(r["id"]) for r in page.resources if str(r["id"]) not in set_aside_ids]
+            clear(conn, **where, remote_ids=merged)
             apply(merger)
             try:
                 ctx.run_deferred()
@@ -284,6 +325,12 @@ def _merge_page(
                 ) from error
     except MergeError as error:
         raise JobFailed(str(error)) from None
+
+
+@dataclass(frozen=True)
+class _Page:
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
 
 
 def _pull_type(
@@ -308,10 +355,8 @@ def _pull_type(
     query: dict[str, str] | None = params
     while url is not None:
         bundle = reader.get(url, query)
-        resources = reader.resources(bundle, resource_type)
-        page_cursor = cursor
-        for resource in resources:
-            page_cursor = _later(page_cursor, (resource.get("meta") or {}).get("lastUpdated"))
+        resources, rejected, newest = reader.resources(bundle, resource_type)
+        page_cursor = _later(cursor, newest)
 
         def advance(merger: Merger, value: str | None = page_cursor) -> None:
             if value is not None and value != start:
@@ -319,7 +364,8 @@ def _pull_type(
                     merger.conn, job, source.service_id, resource_type, value, context.clock()
                 )
 
-        _merge_page(job, context, contexts, source, resource_type, resources, advance)
+        page = _Page(resources, rejected)
+        _merge_page(job, context, contexts, source, resource_type, page, advance)
         cursor, pages, links = page_cursor, pages + 1, links + 1
         following = reader.next_link(bundle)
         if following is None or following == url or links >= _MAX_LINKS:
@@ -371,6 +417,6 @@ def _reconcile(
         contexts,
         source,
         resource_type,
-        [],
+        _Page(),
         lambda m: m.end_deleted(resource_type, present),
     )
