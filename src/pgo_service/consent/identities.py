@@ -7,15 +7,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from ..careplan import codes
 from ..careplan.classify import has_role, reference_of
 from ..careplan.periods import bounds
 from ..db.models import search_reference
 from ..fhir.jsonio import parse_json
+from ..fhir.search.fhirpath import parse_reference
 from ..fhir.search.normalize import MAX_TIME, MIN_TIME
-from ..fhir.store import ResourceStore
+from ..fhir.store import ResourceStore, keys_among
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def _bounds(period: Any) -> tuple[int, int]:
 def _referrers(
     store: ResourceStore, source_type: str, param: str, targets: Iterable[str]
 ) -> list[dict[str, Any]]:
-    keys = sorted({tuple(t.split("/", 1)) for t in targets if t.count("/") == 1})
+    keys = [k for t in targets if t.count("/") == 1 and (k := parse_reference(t))]
     if not keys:
         return []
     sr = search_reference.c
@@ -44,7 +45,7 @@ def _referrers(
         .where(
             sr.resource_type == source_type,
             sr.param == param,
-            tuple_(sr.target_type, sr.target_id).in_(keys),
+            keys_among(sr.target_type, sr.target_id, keys),
         )
         .distinct()
     ).all()

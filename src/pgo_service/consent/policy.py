@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Table, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, FromClause, Table, select, update
 
 from ..db.models import policy_epoch, resource, search_reference, search_token
 from ..fhir.jsonio import parse_json
+from ..fhir.search.fhirpath import parse_reference
 from ..fhir.search.normalize import MAX_TIME, to_micros
-from ..fhir.store import ResourceStore
+from ..fhir.store import ResourceStore, keys_among
 from ..fhir.visibility import StoredRow
 from .decision import PatientRule, TypeRule, patient_rule
 from .identities import Identities, identities_of
@@ -226,11 +227,11 @@ def _provisions(store: ResourceStore, references: Iterable[str]) -> dict[str, li
     """Every provision of the active Consents of each client that has one naming the
     requester, or a permit for everyone."""
     sr = search_reference.c
-    keys = sorted({tuple(r.split("/", 1)) for r in references if r.count("/") == 1})
+    keys = [k for r in references if r.count("/") == 1 and (k := parse_reference(r))]
     named = select(sr.resource_id).where(
         sr.resource_type == "Consent",
         sr.param == "provision-actor",
-        tuple_(sr.target_type, sr.target_id).in_(keys),
+        keys_among(sr.target_type, sr.target_id, keys),
     )
     tok = search_token.c
     open_to_all = select(tok.resource_id).where(

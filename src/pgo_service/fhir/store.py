@@ -88,18 +88,21 @@ class StoredVersion:
         return f"{self.resource_type}/{self.id}"
 
 
-def _any_of(keys: Iterable[tuple[str, str]]) -> ColumnElement[bool]:
-    """``(resource_type, id)`` among ``keys``, as one ``IN`` list per type: SQLite scans
-    the whole table for a row-value ``IN`` but searches the primary key for this."""
+def keys_among(
+    type_column: ColumnElement[str], id_column: ColumnElement[str], keys: Iterable[tuple[str, str]]
+) -> ColumnElement[bool]:
+    """``(type, id)`` among ``keys``, as one ``IN`` list per type: SQLite scans the
+    whole table for a row-value ``IN`` but searches an index for this."""
     by_type: dict[str, list[str]] = {}
-    for resource_type, resource_id in keys:
-        by_type.setdefault(resource_type, []).append(resource_id)
+    for kind, key in keys:
+        by_type.setdefault(kind, []).append(key)
     return or_(
-        *(
-            and_(resource.c.resource_type == kind, resource.c.id.in_(ids))
-            for kind, ids in sorted(by_type.items())
-        )
+        *(and_(type_column == kind, id_column.in_(ids)) for kind, ids in sorted(by_type.items()))
     )
+
+
+def _any_of(keys: Iterable[tuple[str, str]]) -> ColumnElement[bool]:
+    return keys_among(resource.c.resource_type, resource.c.id, keys)
 
 
 def _from_row(row: Any, method: str = "") -> StoredVersion:
