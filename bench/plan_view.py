@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                     latencies.append((time.perf_counter() - started) * 1000)
         finally:
             stop_all()
+    latencies.sort()  # percentile() takes them sorted
     result = {
         "scenario": "$zorgleefplan, 50 agreements, 20 network members",
         "entries_in_bundle": entries,
