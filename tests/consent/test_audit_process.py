@@ -118,3 +118,23 @@ def test_a_client_reading_its_trail_sees_the_read_it_just_made(
         http.get("/fhir/Patient/trail").raise_for_status()
         found = http.get("/fhir/AuditEvent", params={"entity": "Patient/trail", "action": "R"})
         assert found.json()["total"] >= 1
+
+
+def test_a_record_that_cannot_be_sent_is_written_by_the_server(db_engine: Engine) -> None:
+    writer = AuditProcess(db_engine)
+    before = _stored(db_engine)
+    try:
+        unpicklable = AccessRecord(
+            "GET", "/Goal/g", True, None, "app", (("Goal/g", "p1"),), detail=_Unpicklable()
+        )
+        writer.record(unpicklable, datetime.now(UTC))
+        writer.record(_record(2), datetime.now(UTC))
+        writer.flush()
+        assert _stored(db_engine) == before + 2
+    finally:
+        writer.close()
+
+
+class _Unpicklable(str):
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("not to be pickled")

@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ..db.errors import log_failure
 from .audit import AccessRecord, events, write_events
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,11 @@ class AuditProcess:
         while True:
             self._wake.wait()
             self._wake.clear()
-            with self._lock:
-                self._send_backlog()
+            try:
+                with self._lock:
+                    self._send_backlog()
+            except Exception as exc:  # the sender must outlive any one batch
+                log_failure(log, "handing audit records to the writer failed", exc=exc)
 
     def _send_backlog(self) -> None:
         """With the pipe's lock held: everything recorded so far, in batches."""
@@ -116,7 +120,12 @@ class AuditProcess:
             batch: list[tuple[AccessRecord, datetime]] = []
             while self._backlog and len(batch) < _SEND_BATCH:
                 batch.append(self._backlog.popleft())
-            if not self._send((RECORDS, batch)):
+            try:
+                sent = self._send((RECORDS, batch))
+            except Exception as exc:  # e.g. a record that does not pickle: keep it here
+                log_failure(log, "sending %d audit records failed", len(batch), exc=exc)
+                sent = False
+            if not sent:
                 write_events(self.engine, [e for r, now in batch for e in events(r, now)])
 
     @property
