@@ -79,7 +79,11 @@ class AuditProcess:
     def flush(self) -> None:
         with self._lock:
             self._send_backlog()
-            if not self._send((FLUSH,)):
+            try:
+                if not self._send((FLUSH,)):
+                    return  # no child: the backlog was written here
+            except Exception as exc:
+                log_failure(log, "the audit writer process could not be started", exc=exc)
                 return
             pipe = self._pipe
             assert pipe is not None  # a send succeeded
