@@ -67,15 +67,15 @@ def _tokens(database: Path) -> tuple[str, str]:
         "--hostname",
         "app.bench.invalid",
     )
-    anna = _cli(
-        database, "token", "--subject", "Patient/anna", "--client", APP,
-        "--scope", "patient/*.rs", "--ttl", "86400",
-    )  # fmt: skip
-    nurse = _cli(
-        database, "token", "--subject", NURSE, "--client", APP,
-        "--scope", "user/*.rs", "--ttl", "86400",
-    )  # fmt: skip
-    return anna, nurse
+    tokens = []
+    for subject, scope in (("Patient/anna", "patient/*.rs"), (NURSE, "user/*.rs")):
+        output = database.with_name(f"{database.name}.{len(tokens)}.token")
+        _cli(
+            database, "token", "--subject", subject, "--client", APP,
+            "--scope", scope, "--ttl", "86400", "--output", str(output),
+        )  # fmt: skip
+        tokens.append(output.read_text("utf-8").strip())
+    return tokens[0], tokens[1]
 
 
 def _entry(resource: dict[str, Any]) -> dict[str, Any]:

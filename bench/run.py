@@ -278,6 +278,7 @@ def mint_token(database: Path) -> str | None:
         done = call(*step)
         if done.returncode != 0:
             raise RuntimeError(f"pgo-service {' '.join(step[:2])} failed: {done.stderr[-500:]}")
+    output = database.with_name(database.name + ".token")
     done = call(
         "token",
         "--subject",
@@ -288,10 +289,12 @@ def mint_token(database: Path) -> str | None:
         BENCH_SCOPE,
         "--ttl",
         "86400",
+        "--output",
+        str(output),
     )
     if done.returncode != 0:
         raise RuntimeError(f"pgo-service token failed: {done.stderr[-500:]}")
-    return done.stdout.strip().splitlines()[-1]
+    return output.read_text("utf-8").strip()
 
 
 def ours_server(name: str, database: Path) -> ManagedServer:

@@ -113,8 +113,11 @@ def _users_add(args: argparse.Namespace) -> int:
         )
     except AdminError as error:
         return _fail(str(error))
-    print("Enrol this in the user's authenticator app (shown only now):")
-    print(uri)
+    _write_private(args.totp_uri_file, uri)
+    print(
+        f"account {args.login} created; its TOTP enrolment URI is in {args.totp_uri_file} "
+        "(readable by you only): enrol it in the user's authenticator app, then delete the file"
+    )
     return 0
 
 
@@ -137,8 +140,17 @@ def _token(args: argparse.Namespace) -> int:
         )
     except AdminError as error:
         return _fail(str(error))
-    print(token)
+    _write_private(args.output, token)
+    print(f"access token for {args.subject} written to {args.output} (readable by you only)")
     return 0
+
+
+def _write_private(path: str, secret: str) -> None:
+    """A secret goes to a file only its owner may read, never to the terminal or a log."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
 
 
 def register_auth_commands(commands: Any) -> None:
@@ -175,9 +187,13 @@ def register_auth_commands(commands: Any) -> None:
     user_add.add_argument(
         "--represents", action="append", help="a Patient id this person may act for; repeatable"
     )
+    user_add.add_argument(
+        "--totp-uri-file", required=True, help="where to write the TOTP enrolment URI (mode 600)"
+    )
     user_add.set_defaults(func=_users_add)
 
-    token = commands.add_parser("token", help="mint an access token; printed on the last line")
+    token = commands.add_parser("token", help="mint an access token into a file (mode 600)")
+    token.add_argument("--output", required=True, help="the file the token is written to")
     token.add_argument("--subject", required=True, help="Patient/ID, RelatedPerson/ID, ...")
     token.add_argument("--client", required=True)
     token.add_argument("--scope", required=True)

@@ -121,7 +121,13 @@ def _demo(args: argparse.Namespace) -> int:
     assert response.body is not None
     result = json.loads(response.body)
     if response.status != 200:
-        print(json.dumps(result, indent=2, ensure_ascii=False), file=sys.stderr)
+        # The issues' codes and paths, not their text: a diagnostic may quote a value
+        # of the demo client (whose BSN is among them).
+        issues = [
+            f"{issue.get('code')} at {', '.join(issue.get('expression') or ['?'])}"
+            for issue in result.get("issue") or []
+        ]
+        print(f"loading the demo failed ({response.status}): {'; '.join(issues)}", file=sys.stderr)
         return 1
     created = [e["response"]["location"].split("/_history")[0] for e in result["entry"]]
     for reference in created:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -76,19 +77,32 @@ def test_clients_users_and_tokens(cli: Cli, tmp_path: Path) -> None:
     )  # fmt: skip
     assert refused.returncode == 2
 
-    user = cli("users", "add", "--login", "anna", "--patient", "anna")
+    enrolment = tmp_path / "anna.totp"
+    user = cli(
+        "users", "add", "--login", "anna", "--patient", "anna",
+        "--totp-uri-file", str(enrolment),
+    )  # fmt: skip
     assert user.returncode == 0, user.stderr
-    assert user.stdout.strip().splitlines()[-1].startswith("otpauth://totp/")
+    uri = enrolment.read_text().strip()
+    assert uri.startswith("otpauth://totp/")
+    assert stat.S_IMODE(enrolment.stat().st_mode) == 0o600
+    assert uri not in user.stdout + user.stderr  # secrets never reach the output
 
+    minted = tmp_path / "token"
+    minted.write_text("old")
+    minted.chmod(0o644)
     token = cli(
         "token", "--subject", "Patient/anna", "--client", "app.pgo.example",
-        "--scope", "patient/CarePlan.rs",
+        "--scope", "patient/CarePlan.rs", "--output", str(minted),
     )  # fmt: skip
     assert token.returncode == 0, token.stderr
-    assert len(token.stdout.strip().splitlines()[-1]) >= 40
+    bearer = minted.read_text().strip()
+    assert len(bearer) >= 40
+    assert stat.S_IMODE(minted.stat().st_mode) == 0o600
+    assert bearer not in token.stdout + token.stderr
     too_much = cli(
         "token", "--subject", "Patient/anna", "--client", "app.pgo.example",
-        "--scope", "system/*.cruds",
+        "--scope", "system/*.cruds", "--output", str(tmp_path / "refused"),
     )  # fmt: skip
     assert too_much.returncode == 2
 
@@ -98,7 +112,7 @@ def test_clients_users_and_tokens(cli: Cli, tmp_path: Path) -> None:
     assert "disabled (no longer on the list): app.pgo.example" in dropped.stdout
     disabled = cli(
         "token", "--subject", "Patient/anna", "--client", "app.pgo.example",
-        "--scope", "patient/CarePlan.rs",
+        "--scope", "patient/CarePlan.rs", "--output", str(tmp_path / "refused"),
     )  # fmt: skip
     assert disabled.returncode == 2
     assert "no longer on the client list" in disabled.stderr
