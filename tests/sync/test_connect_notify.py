@@ -44,12 +44,6 @@ def oidc() -> Iterator[OidcProviderPeer]:
         yield peer
 
 
-@pytest.fixture(scope="module")
-def medplum() -> Iterator[MedplumPeer]:
-    with MedplumPeer() as peer:
-        yield peer
-
-
 @pytest.fixture
 def registered(db_engine: Engine, oidc: OidcProviderPeer, medplum: MedplumPeer) -> Engine:
     """The provider: authorization at oidc-provider, its EHR the Medplum peer."""

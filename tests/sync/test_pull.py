@@ -5,7 +5,6 @@ deduplication, updates at the source, deletions, idempotency, faults."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,12 +34,6 @@ from .pulling import (
     versions,
     worker,
 )
-
-
-@pytest.fixture(scope="module")
-def medplum() -> Iterator[MedplumPeer]:
-    with MedplumPeer() as peer:
-        yield peer
 
 
 @pytest.fixture

@@ -39,12 +39,6 @@ from .pulling import (
 from .test_sync_cli import _cli
 
 
-@pytest.fixture(scope="module")
-def medplum() -> Iterator[MedplumPeer]:
-    with MedplumPeer() as peer:
-        yield peer
-
-
 @pytest.fixture
 def registered(db_engine: Engine, medplum: MedplumPeer) -> Engine:
     register(db_engine, medplum)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,12 +28,6 @@ from .medplum import TOKEN, MedplumPeer
 T0 = datetime(2026, 12, 1, 12, 0)
 PROVIDER = "thuiszorg@medmij"
 SYSTEM = "urn:oid:2.16.528.1.1007.3.3.1234567.1.42"  # the provider's agreement ids
-
-
-@pytest.fixture(scope="module")
-def medplum() -> Iterator[MedplumPeer]:
-    with MedplumPeer() as peer:
-        yield peer
 
 
 @pytest.fixture

@@ -54,12 +54,6 @@ ORGANIZATION = "Organization/thuiszorg"
 ACTION = "http://terminology.hl7.org/CodeSystem/consentaction"
 
 
-@pytest.fixture(scope="module")
-def medplum() -> Iterator[MedplumPeer]:
-    with MedplumPeer() as peer:
-        yield peer
-
-
 @dataclass
 class World:
     engine: Engine
