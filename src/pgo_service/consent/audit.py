@@ -1,10 +1,11 @@
 """Every access decision, permit and deny, as an AuditEvent.
 
 One event per client whose data a request touched (so each client's trail holds only
-their own records), or one without a client. Events are queued and written in
-batches by a background thread, off the request's path; ``flush`` writes what is
-queued (at shutdown, and before the audit trail itself is read). Events name the
-actor, the app and resources by reference: never a query string, token or BSN.
+their own records), or one without a client. Events are written in batches off the
+request's path: by a child process of the server (``audit_process``, the default) or by
+the ``AuditWriter`` thread here; ``flush`` returns once what was recorded is stored (at
+shutdown, and before the audit trail itself is read). Events name the actor, the app
+and resources by reference: never a query string, token or BSN.
 """
 
 from __future__ import annotations
