@@ -26,7 +26,7 @@ from ..db.engine import Checkpoints, transaction
 from ..db.errors import log_failure
 from ..fhir.search.extract import entries_of
 from ..fhir.search.index import IndexEntry
-from ..fhir.store import ResourceStore, format_instant, ordered_id
+from ..fhir.store import NewRows, ResourceStore, format_instant, ordered_id
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +234,8 @@ def write_events(engine: Engine, batch: Iterable[dict[str, Any]]) -> None:
     if not batch:
         return
     try:
+        rows = NewRows.of("AuditEvent", ((ordered_id(), e) for e in batch), index_entries)
         with transaction(engine) as conn:
-            events = ((ordered_id(), event) for event in batch)
-            ResourceStore(conn).create_many("AuditEvent", events, index_entries)
+            ResourceStore(conn).insert_new(rows)
     except Exception as exc:
         log_failure(log, "writing %d audit events failed", len(batch), exc=exc)

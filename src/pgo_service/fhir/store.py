@@ -33,7 +33,7 @@ from ..db.direct import DirectInsert, DirectLookup
 from ..db.models import INDEX_TABLES, resource, resource_version
 from .compartment import patient_compartment
 from .jsonio import dump_json
-from .search.extract import extract
+from .search.extract import entries_with, extract
 from .search.index import IndexEntry
 from .visibility import RowFilter
 
@@ -153,6 +153,50 @@ _DELETE_INDEX = {
     )
     for kind, table in INDEX_TABLES.items()
 }
+
+
+@dataclass(frozen=True, slots=True)
+class NewRows:
+    """The table rows of new resources, each its version 1."""
+
+    currents: list[dict[str, Any]]
+    versions: list[dict[str, Any]]
+    index: dict[str, list[dict[str, Any]]]
+
+    @classmethod
+    def of(
+        cls,
+        resource_type: str,
+        bodies: Iterable[tuple[str, dict[str, Any]]],
+        index: Callable[[dict[str, Any]], Iterable[IndexEntry]] | None = None,
+        clock: Clock = utc_now,
+    ) -> NewRows:
+        entries_of = index or (lambda document: extract(resource_type, document))
+        rows = cls([], [], {})
+        for resource_id, body in bodies:
+            moment = clock()
+            meta = {**(body.get("meta") or {}), "versionId": "1"}
+            meta["lastUpdated"] = format_instant(moment)
+            document = {**body, "resourceType": resource_type, "id": resource_id, "meta": meta}
+            patient_id = patient_compartment(resource_type, document)
+            row = {
+                "resource_type": resource_type,
+                "id": resource_id,
+                "version_id": 1,
+                "last_updated": _naive(moment),
+                "deleted": False,
+                "patient_id": patient_id,
+                "content": dump_json(document),
+            }
+            rows.currents.append(row)
+            rows.versions.append({**row, "method": "POST"})
+            for entry in entries_of(document):
+                values = {name: getattr(entry, name) for name in entry.__slots__}
+                values.update(
+                    resource_type=resource_type, resource_id=resource_id, patient_id=patient_id
+                )
+                rows.index.setdefault(entry.kind, []).append(values)
+        return rows
 
 
 class ResourceStore:
@@ -284,8 +328,10 @@ class ResourceStore:
         current: StoredVersion | None,
         *,
         method: str,
+        entries: list[IndexEntry] | None = None,
     ) -> StoredVersion:
-        """Store ``body`` as the next version of the resource (the first if ``current`` is None)."""
+        """Store ``body`` as the next version of the resource (the first if ``current`` is
+        None). ``entries``: the body's ``content_entries``, when the caller found them."""
         version_id = current.version_id + 1 if current else 1
         moment = self._next_instant(current)
         meta = dict(body.get("meta") or {})
@@ -304,8 +350,12 @@ class ResourceStore:
         }
         self._put_current(resource_type, resource_id, values, exists=current is not None)
         self._put_version(resource_type, resource_id, values, method)
-        entries = extract(resource_type, document)
-        self._reindex(resource_type, resource_id, patient_id, entries, fresh=current is None)
+        index = (
+            extract(resource_type, document)
+            if entries is None
+            else entries_with(resource_type, document, entries)
+        )
+        self._reindex(resource_type, resource_id, patient_id, index, fresh=current is None)
         return StoredVersion(
             resource_type, resource_id, version_id, moment, False, content, method, patient_id
         )
@@ -321,40 +371,18 @@ class ResourceStore:
         For records the service writes in bulk, such as the audit trail; the ids must
         be new. ``index`` gives a document's index entries when the writer knows them
         (they must equal what ``extract`` finds). Returns how many were stored."""
-        entries_of = index or (lambda document: extract(resource_type, document))
-        currents: list[dict[str, Any]] = []
-        versions: list[dict[str, Any]] = []
-        index_rows: dict[str, list[dict[str, Any]]] = {}
-        for resource_id, body in bodies:
-            moment = self.clock()
-            meta = {**(body.get("meta") or {}), "versionId": "1"}
-            meta["lastUpdated"] = format_instant(moment)
-            document = {**body, "resourceType": resource_type, "id": resource_id, "meta": meta}
-            patient_id = patient_compartment(resource_type, document)
-            row = {
-                "resource_type": resource_type,
-                "id": resource_id,
-                "version_id": 1,
-                "last_updated": _naive(moment),
-                "deleted": False,
-                "patient_id": patient_id,
-                "content": dump_json(document),
-            }
-            currents.append(row)
-            versions.append({**row, "method": "POST"})
-            for entry in entries_of(document):
-                values = {name: getattr(entry, name) for name in entry.__slots__}
-                values.update(
-                    resource_type=resource_type, resource_id=resource_id, patient_id=patient_id
-                )
-                index_rows.setdefault(entry.kind, []).append(values)
-        if not currents:
+        return self.insert_new(NewRows.of(resource_type, bodies, index, self.clock))
+
+    def insert_new(self, rows: NewRows) -> int:
+        """Store rows prepared by ``NewRows.of`` (before the transaction, so that the
+        write lock is held for the inserts alone)."""
+        if not rows.currents:
             return 0
-        _INSERT_CURRENT.execute(self.conn, currents)
-        _INSERT_VERSION.execute(self.conn, versions)
-        for kind, rows in index_rows.items():
-            _INSERT_INDEX[kind].execute(self.conn, rows)
-        return len(currents)
+        _INSERT_CURRENT.execute(self.conn, rows.currents)
+        _INSERT_VERSION.execute(self.conn, rows.versions)
+        for kind, index_rows in rows.index.items():
+            _INSERT_INDEX[kind].execute(self.conn, index_rows)
+        return len(rows.currents)
 
     def delete(self, current: StoredVersion) -> StoredVersion:
         version_id = current.version_id + 1
