@@ -72,6 +72,27 @@ def test_no_token_is_401_with_a_challenge(http: TestClient) -> None:
         assert response.json()["resourceType"] == "OperationOutcome"
 
 
+def test_access_is_checked_before_the_body(
+    http: TestClient, db_engine: Engine, system_bearer: str, apps: None
+) -> None:
+    # Creates and updates check the body ahead of their transaction; an invalid body
+    # still tells nothing to a caller without a valid token or the needed scope.
+    invalid = {"resourceType": "Goal", "lifecycleStatus": "not-a-status"}
+    reader = _token(db_engine, "Patient/anna", "patient/Goal.rs")
+    cases = (
+        ("POST", "/fhir/Goal", {"Content-Type": "application/fhir+json"}, 401),
+        ("PUT", "/fhir/Goal/g1", {**_as("not-a-token")}, 401),
+        ("POST", "/fhir/Goal", _as(reader), 403),
+        ("PUT", "/fhir/Goal/g1", _as(reader), 403),
+        ("POST", "/fhir/Goal", _as(system_bearer), 400),
+    )
+    for method, path, headers, status in cases:
+        body = invalid if method == "POST" else {**invalid, "id": "g1"}
+        response = http.request(method, path, json=body, headers=headers)
+        assert response.status_code == status, (method, path, response.text)
+        assert ("Goal.description" in response.text) == (status == 400)
+
+
 def test_scope_is_checked_per_interaction(
     http: TestClient, db_engine: Engine, system_bearer: str, apps: None
 ) -> None:

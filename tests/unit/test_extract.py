@@ -545,3 +545,36 @@ def test_patient_compartment(
     resource_type: str, resource: dict[str, Any], expected: str | None
 ) -> None:
     assert patient_compartment(resource_type, resource) == expected
+
+
+def _stored_forms() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(body, stored document) pairs: every resource of the demo client and a few
+    with client meta, as the store would give them id and meta."""
+    from datetime import date
+
+    from pgo_service.careplan.demo import demo_bundle
+
+    bodies = [entry["resource"] for entry in demo_bundle(date(2026, 11, 24))["entry"]]
+    tagged = {
+        **care_plan(3),
+        "meta": {"tag": [{"system": "urn:t", "code": "x"}], "profile": ["urn:p"]},
+    }
+    bodies += [tagged, {"resourceType": "Patient", "id": "given-by-client", "active": True}]
+    pairs = []
+    for number, body in enumerate(bodies):
+        meta = {**body.get("meta", {}), "versionId": "3", "lastUpdated": "2026-11-24T10:00:00.5Z"}
+        pairs.append((body, {**body, "id": f"r{number}", "meta": meta}))
+    return pairs
+
+
+def test_entries_found_before_the_write_add_up_to_those_of_the_stored_document() -> None:
+    from pgo_service.fhir.search.extract import content_entries, entries_with
+
+    pairs = _stored_forms()
+    assert len({body["resourceType"] for body, _ in pairs}) >= 8
+    for body, document in pairs:
+        kind = body["resourceType"]
+        combined = entries_with(kind, document, content_entries(kind, body))
+        assert len(combined) == len(set(combined))
+        assert set(combined) == set(extract(kind, document)), kind
+        assert {e.param for e in combined} >= {"_id", "_lastUpdated"}

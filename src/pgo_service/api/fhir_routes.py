@@ -21,6 +21,7 @@ from ..fhir.errors import FhirError
 from ..fhir.exchange import FhirRequest, FhirResponse
 from ..fhir.interactions.context import Context, Operation, WriteRule
 from ..fhir.jsonio import dump_json
+from ..fhir.prepare import prepare
 from ..fhir.store import ResourceStore
 from .errors import error_response
 from .fhir_request import check_acceptable, to_fhir_request
@@ -89,6 +90,8 @@ class FhirGateway:
         if fhir_request.path.strip("/").startswith("AuditEvent"):
             self.consent.audit.flush()  # the trail a client reads includes this moment
         write = not is_read_only(fhir_request)
+        if write and (token is not None or self.access is None):
+            prepare(fhir_request)
         principal: Principal | None = None
         ctx: Context | None = None
         try:

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Category, FhirError
 from .jsonio import dump_json
 from .store import StoredVersion, format_instant
+
+if TYPE_CHECKING:
+    from .prepare import CheckedBody
 
 
 @dataclass
@@ -25,6 +28,7 @@ class FhirRequest:
     body: Any = None  # parsed JSON
     base_url: str = ""
     assigned_id: str | None = None  # id chosen for a create inside a transaction
+    checked: CheckedBody | None = None  # the body checked ahead of the transaction
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)

@@ -10,7 +10,9 @@ import jsonpatch
 from ..errors import Category, FhirError
 from ..exchange import FhirRequest, FhirResponse, parse_etag, version_response
 from ..jsonio import parse_json
+from ..prepare import checked_body
 from ..search.execute import find_matches
+from ..search.index import IndexEntry
 from ..store import StoredVersion
 from ..validation import check_id, check_resource
 from .context import Change, Context
@@ -54,7 +56,7 @@ def _check_if_match(request: FhirRequest, current: StoredVersion | None) -> None
 
 
 def create(ctx: Context, request: FhirRequest, resource_type: str) -> FhirResponse:
-    body = check_resource(request.body, resource_type)
+    body, entries = checked_body(request, resource_type)
     criteria = _create_criteria(request)
     if criteria:
         existing = single_match(ctx, resource_type, criteria)
@@ -64,7 +66,7 @@ def create(ctx: Context, request: FhirRequest, resource_type: str) -> FhirRespon
             return version_response(request, stored, 200, with_location=True)
     new_id = request.assigned_id or ctx.store.new_id()
     ctx.check(Change(resource_type, new_id, "POST", body, None))
-    stored = ctx.store.write(resource_type, new_id, body, None, method="POST")
+    stored = ctx.store.write(resource_type, new_id, body, None, method="POST", entries=entries)
     ctx.show(stored.reference, stored.patient_id)
     return version_response(request, stored, 201, with_location=True)
 
@@ -84,7 +86,7 @@ def update(
     ctx: Context, request: FhirRequest, resource_type: str, resource_id: str
 ) -> FhirResponse:
     check_id(resource_id)
-    body = check_resource(request.body, resource_type)
+    body, entries = checked_body(request, resource_type)
     if body.get("id") is None:
         raise FhirError(Category.INVALID, "The resource must carry an id", expression=["id"])
     if body["id"] != resource_id:
@@ -93,11 +95,16 @@ def update(
             f"The id {body['id']!r} in the body does not match {resource_id!r} in the URL",
             expression=[f"{resource_type}.id"],
         )
-    return _store_update(ctx, request, resource_type, resource_id, body)
+    return _store_update(ctx, request, resource_type, resource_id, body, entries)
 
 
 def _store_update(
-    ctx: Context, request: FhirRequest, resource_type: str, resource_id: str, body: dict[str, Any]
+    ctx: Context,
+    request: FhirRequest,
+    resource_type: str,
+    resource_id: str,
+    body: dict[str, Any],
+    entries: list[IndexEntry] | None = None,
 ) -> FhirResponse:
     ctx.store.lock(f"{resource_type}/{resource_id}")
     current = ctx.store.read(resource_type, resource_id)
@@ -106,7 +113,9 @@ def _store_update(
     if current is not None and _unchanged(current, body):
         ctx.show(current.reference, current.patient_id)
         return version_response(request, current, 200, with_location=False)
-    stored = ctx.store.write(resource_type, resource_id, body, current, method="PUT")
+    stored = ctx.store.write(
+        resource_type, resource_id, body, current, method="PUT", entries=entries
+    )
     ctx.show(stored.reference, stored.patient_id)
     created = current is None or current.deleted
     return version_response(request, stored, 201 if created else 200, with_location=created)

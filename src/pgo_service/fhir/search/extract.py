@@ -42,16 +42,49 @@ CACHE_SIZE = 8192
 _Converter = Callable[[str, Any], Iterator[IndexEntry]]
 
 
+# Parameters on what the server sets when it stores a version (the id and meta of
+# a new resource), and so not known before.
+_SERVER_SET = frozenset({"_id", "_lastUpdated"})
+
+
 def extract(resource_type: str, resource: dict[str, Any]) -> list[IndexEntry]:
     """All index entries of a resource, without duplicates, in a stable order."""
-    entries: list[IndexEntry] = []
+    entries = list(_registry_entries(resource_type, resource, None))
+    for custom in custom_params(resource_type):
+        entries.extend(custom.extract(resource))
+    return list(dict.fromkeys(entries))
+
+
+def _registry_entries(
+    resource_type: str, resource: dict[str, Any], server_set: bool | None
+) -> Iterator[IndexEntry]:
+    """Entries of the registry's parameters: all, or only those on server-set
+    elements (``server_set`` True), or all but those (False)."""
     for code, path, converters in _plan(resource_type):
+        if server_set is not None and (code in _SERVER_SET) != server_set:
+            continue
         for value, fhir_type in path.evaluate(resource):
             convert = converters.get(fhir_type)
             if convert is not None:
-                entries.extend(convert(code, value))
+                yield from convert(code, value)
+
+
+def content_entries(resource_type: str, body: dict[str, Any]) -> list[IndexEntry]:
+    """The entries that depend only on what the client sent, for a writer that finds
+    them before its transaction (see ``entries_with``): every registry parameter but
+    those on server-set elements. The custom parameters are left to the moment of
+    writing (some depend on the time)."""
+    return list(dict.fromkeys(_registry_entries(resource_type, body, False)))
+
+
+def entries_with(
+    resource_type: str, document: dict[str, Any], content: list[IndexEntry]
+) -> list[IndexEntry]:
+    """What ``extract`` gives for the stored ``document``, given the ``content_entries``
+    of the body it was made from."""
+    entries = [*content, *_registry_entries(resource_type, document, True)]
     for custom in custom_params(resource_type):
-        entries.extend(custom.extract(resource))
+        entries.extend(custom.extract(document))
     return list(dict.fromkeys(entries))
 
 
