@@ -14,7 +14,7 @@ from ..db.engine import Checkpoints, make_engine
 from .audit import events, write_events
 from .audit_process import FLUSH, RECORDS
 
-_GATHER_SECONDS = 0.05
+_GATHER_SECONDS = 0.25
 _BATCH = 200
 
 
