@@ -89,13 +89,26 @@ class DirectLookup:
         )
 
 
+_ABSENT = object()
+
+
 @dataclass(frozen=True)
 class _CompiledInsert:
     sql: str
     names: tuple[str, ...]  # the bind names, in the statement's order
     positional: bool
-    binds: Mapping[str, _Processor]
-    defaults: Mapping[str, Any]  # scalar column defaults the rows leave out
+    # per bind, in that order: its processor and the scalar default of a column the
+    # rows leave out (_ABSENT for the columns they carry)
+    steps: tuple[tuple[str, _Processor, Any], ...]
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = [
+            (row[name] if default is _ABSENT else default)
+            if process is None
+            else process(row[name] if default is _ABSENT else default)
+            for name, process, default in self.steps
+        ]
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
 
 class DirectInsert:
@@ -123,7 +136,8 @@ class DirectInsert:
                 bind.key: bind.type.dialect_impl(dialect).bind_processor(dialect)
                 for bind in compiled.binds.values()
             }
-            found = _CompiledInsert(compiled.string, names, positional is not None, binds, defaults)
+            steps = tuple((n, binds[n], defaults.get(n, _ABSENT)) for n in names)
+            found = _CompiledInsert(compiled.string, names, positional is not None, steps)
             self._compiled[(dialect.name, keys)] = found
         return found
 
@@ -131,16 +145,7 @@ class DirectInsert:
         if not rows:
             return
         compiled = self._for(conn.dialect, tuple(rows[0]))
-        parameters: list[Any] = []
-        for row in rows:
-            values = {**compiled.defaults, **row}
-            processed = {
-                name: (process(values[name]) if process is not None else values[name])
-                for name, process in compiled.binds.items()
-            }
-            parameters.append(
-                tuple(processed[n] for n in compiled.names) if compiled.positional else processed
-            )
+        parameters = [compiled.parameters(row) for row in rows]
         dbapi = conn.dialect.loaded_dbapi
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
