@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 CHILD_MODULE = "pgo_service.consent.audit_child"  # nothing imports it: it runs as __main__
 RECORDS, FLUSH = "r", "f"
 _SEND_BATCH = 100
-_GATHER_SECONDS = 0.01
 _BACKLOG = 20_000
 _REPLY_SECONDS = 60.0
 _STOP_SECONDS = 30.0
@@ -112,9 +111,6 @@ class AuditProcess:
     def _run_sender(self) -> None:
         while True:
             self._wake.wait()
-            # Gather for a moment: one message per record cost the requests a wake-up
-            # and a pickle each, and the child gathers longer than this anyway.
-            time.sleep(_GATHER_SECONDS)
             self._wake.clear()
             try:
                 with self._lock:
