@@ -155,6 +155,20 @@ _DELETE_INDEX = {
 }
 
 
+def _add_index_rows(
+    rows: dict[str, list[dict[str, Any]]],
+    entries: Iterable[IndexEntry],
+    resource_type: str,
+    resource_id: str,
+    patient_id: str | None,
+) -> None:
+    """Append the index-table rows of one resource's ``entries`` to ``rows``, by kind."""
+    for entry in entries:
+        row = {name: getattr(entry, name) for name in entry.__slots__}
+        row.update(resource_type=resource_type, resource_id=resource_id, patient_id=patient_id)
+        rows.setdefault(entry.kind, []).append(row)
+
+
 @dataclass(frozen=True, slots=True)
 class NewRows:
     """The table rows of new resources, each its version 1."""
@@ -190,12 +204,8 @@ class NewRows:
             }
             rows.currents.append(row)
             rows.versions.append({**row, "method": "POST"})
-            for entry in entries_of(document):
-                values = {name: getattr(entry, name) for name in entry.__slots__}
-                values.update(
-                    resource_type=resource_type, resource_id=resource_id, patient_id=patient_id
-                )
-                rows.index.setdefault(entry.kind, []).append(values)
+            entries = entries_of(document)
+            _add_index_rows(rows.index, entries, resource_type, resource_id, patient_id)
         return rows
 
 
@@ -434,10 +444,7 @@ class ResourceStore:
         fresh: bool,
     ) -> None:
         rows: dict[str, list[dict[str, Any]]] = {}
-        for entry in entries:
-            row = {name: getattr(entry, name) for name in entry.__slots__}
-            row.update(resource_type=resource_type, resource_id=resource_id, patient_id=patient_id)
-            rows.setdefault(entry.kind, []).append(row)
+        _add_index_rows(rows, entries, resource_type, resource_id, patient_id)
         for kind in INDEX_TABLES:
             if fresh and kind not in rows:
                 continue
