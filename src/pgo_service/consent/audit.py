@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from ..auth.audit import agents
-from ..db.engine import Checkpoints, transaction
+from ..db.engine import transaction
 from ..db.errors import log_failure
 from ..fhir.search.extract import entries_of
 from ..fhir.search.index import IndexEntry
@@ -164,7 +164,6 @@ class AuditWriter:
     def __init__(self, engine: Engine, idle_seconds: float = _IDLE_SECONDS) -> None:
         self.engine = engine
         self.idle_seconds = idle_seconds
-        self._checkpoints = Checkpoints(engine)
         self._pending: deque[dict[str, Any]] = deque()
         self._wake = threading.Event()
         self._writing = threading.Lock()  # one batch at a time
@@ -221,7 +220,6 @@ class AuditWriter:
 
     def _write(self, batch: Iterable[dict[str, Any]]) -> None:
         write_events(self.engine, batch)
-        self._checkpoints.run_if_due()
 
     def close(self) -> None:
         self.flush()

@@ -10,7 +10,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ..db.engine import Checkpoints, make_engine
+from ..db.engine import make_engine
 from .audit import events, write_events
 from .audit_process import FLUSH, RECORDS
 
@@ -20,7 +20,6 @@ _BATCH = 200
 
 def _serve(database_url: str, pipe: Connection) -> None:
     engine = make_engine(database_url, pool_size=1, max_overflow=0)
-    checkpoints = Checkpoints(engine)
     pending: list[dict[str, Any]] = []
     deadline = 0.0
     while True:
@@ -28,7 +27,6 @@ def _serve(database_url: str, pipe: Connection) -> None:
         if not pipe.poll(timeout):
             write_events(engine, pending)
             pending = []
-            checkpoints.run_if_due()
             continue
         try:
             message = pipe.recv()

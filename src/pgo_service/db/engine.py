@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -59,32 +58,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-WAL_AUTOCHECKPOINT_PAGES = 10_000
-CHECKPOINT_SECONDS = 1.0
-
-
-class Checkpoints:
-    """Copies SQLite's write-ahead log back into the database file at most once a
-    second, for whoever writes in the background (the audit writer).
-
-    SQLite's default does it in the commit that takes the log past 1 000 pages, so a
-    request paid for everyone's writes: a create cost 5.5 ms of CPU with that, 3.5 ms
-    without. A passive checkpoint waits for no reader or writer; a page changed many
-    times in between is copied once."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._last = 0.0
-
-    def run_if_due(self) -> None:
-        if not is_sqlite(self.engine) or time.monotonic() - self._last < CHECKPOINT_SECONDS:
-            return
-        self._last = time.monotonic()
-        raw = self.engine.raw_connection()
-        try:
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
-        finally:
-            raw.close()
+# A commit that takes the WAL past this many pages copies it back into the database
+# file itself, holding the write lock meanwhile. The server's ``Checkpointer`` keeps
+# the WAL well below this; it is a bound for processes without one.
+WAL_AUTOCHECKPOINT_PAGES = 32_000
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -94,8 +71,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # Commits leave checkpointing to the background (``checkpoint``); past this
-        # many pages of WAL a commit still does it, as a safety net.
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -158,8 +133,9 @@ _WRITERS: WeakKeyDictionary[Engine, WriterLock] = WeakKeyDictionary()
 _WRITERS_GUARD = threading.Lock()
 
 
-def _writer_lock(engine: Engine, write: bool) -> AbstractContextManager[Any]:
-    if not write or not is_sqlite(engine):
+def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """The lock every writer of the engine's database takes first (SQLite only)."""
+    if not is_sqlite(engine):
         return nullcontext()
     with _WRITERS_GUARD:
         found = _WRITERS.get(engine)
@@ -170,8 +146,10 @@ def _writer_lock(engine: Engine, write: bool) -> AbstractContextManager[Any]:
 
 @contextmanager
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
-    """One database transaction: commits when the block ends, rolls back on error."""
-    with _writer_lock(engine, write), engine.connect() as conn:
+    """One database transaction: commits when the block ends, rolls back on error.
+    A writer takes the write lock after it has a connection and gives it up before
+    handing the connection back: the pool's work is no part of anyone's wait."""
+    with engine.connect() as conn:
         conn.info["write"] = write
-        with conn.begin():
+        with writer_lock(engine) if write else nullcontext(), conn.begin():
             yield conn
