@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -59,8 +60,19 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+            # Written under a temporary name, readable by the owner only from the
+            # start, and linked into place only if no other process got there first:
+            # every process of the service reads the same, complete key.
+            scratch = path.with_name(f".secret.key.{secrets.token_hex(8)}")
+            descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+            try:
+                os.link(scratch, path)
+            except FileExistsError:
+                pass
+            finally:
+                scratch.unlink()
         return path.read_text().strip()
 
 
