@@ -20,18 +20,27 @@ def _settings(args: argparse.Namespace) -> Settings:
     return get_settings()
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def _serve(args: argparse.Namespace) -> int:
     import gc
 
     import uvicorn
 
-    from .api.app import create_app
+    from .api.app import build_gateway, create_app
     from .db.engine import is_sqlite, make_engine
     from .db.migrate import upgrade
     from .sync.worker import WorkerConfig, WorkerThreads
 
     settings = _settings(args)
+    processes = args.workers or settings.workers
     upgrade(settings.resolved_database_url())
+    settings.resolved_secret_key()  # created here, before any server process reads it
     engine = make_engine(settings.resolved_database_url())
     # SQLite has one writer: the sync worker runs here, on the same engine, rather
     # than as a process of its own.
@@ -41,20 +50,30 @@ def _serve(args: argparse.Namespace) -> int:
             engine, sync_handlers(settings, engine), WorkerConfig.from_settings(settings)
         )
         workers.start()
-    app = create_app(settings, engine)
-    # What exists by now (modules, FHIR models, search plans) lives as long as the
-    # process; out of the cyclic collector's way, a full collection takes 20-40 ms
-    # instead of 150 ms, which the request that triggers it would wait for.
-    gc.freeze()
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": False,
+    }
     try:
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            workers=1,
-            log_level=args.log_level,
-            access_log=False,
-        )
+        if processes > 1:
+            build_gateway(engine, settings).publish_terminology()
+            # Each server process builds the app from the same environment.
+            uvicorn.run(
+                "pgo_service.api.app:create_worker_app",
+                factory=True,
+                workers=processes,
+                **options,
+            )
+        else:
+            app = create_app(settings, engine)
+            # What exists by now (modules, FHIR models, search plans) lives as long as
+            # the process; out of the cyclic collector's way, a full collection takes
+            # 20-40 ms instead of 150 ms, which the request that triggers it would wait
+            # for.
+            gc.freeze()
+            uvicorn.run(app, workers=1, **options)
     finally:
         if workers is not None:
             workers.stop(timeout=30)
@@ -146,6 +165,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--database-url", help="default: PGO_DATABASE_URL or SQLite in PGO_DATA_DIR")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="HTTP server processes, all on the one database (default: PGO_WORKERS or 1)",
+    )
     serve.set_defaults(func=_serve)
 
     db = commands.add_parser("db", help="schema migrations").add_subparsers(

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Who writes the audit trail: a child process of the server ("process"), or a
     # thread of it ("thread": no extra process, at the cost of the requests' latency).
     audit_writer: Literal["process", "thread"] = "process"
+    # HTTP server processes `serve` starts (`--workers`); each runs the whole API on
+    # the one database, so the service uses more than one core.
+    workers: int = Field(default=1, ge=1, le=64)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -79,11 +80,14 @@ def sync_handlers(settings: Settings, tokens: TokenSource | None) -> dict[str, H
     }
 
 
-def _lifespan(gateway: FhirGateway) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(
+    gateway: FhirGateway, terminology: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         checkpointer = Checkpointer(gateway.engine)
-        gateway.publish_terminology()
+        if terminology:
+            gateway.publish_terminology()
         gateway.consent.audit.start()
         checkpointer.start()
         yield
@@ -93,7 +97,11 @@ def _lifespan(gateway: FhirGateway) -> Callable[[FastAPI], AbstractAsyncContextM
     return lifespan
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, *, terminology: bool = True
+) -> FastAPI:
+    """The whole API. ``terminology``: publish the service's CodeSystems and ValueSets
+    at start-up (the parent of several server processes does that once for all)."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url())
     oauth = OAuthRuntime(engine, settings)
@@ -103,7 +111,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="pgo-service",
         version=__version__,
         description="FHIR R4 back end for a client's zorgleefplan (personal care-and-life plan).",
-        lifespan=_lifespan(gateway),
+        lifespan=_lifespan(gateway, terminology),
     )
     app.state.engine = engine
     app.state.settings = settings
@@ -135,4 +143,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(build_sync_router(engine))
     app.include_router(build_notification_router(engine, access, settings))
     app.include_router(build_sync_connect_router(engine, oauth))
+    return app
+
+
+def create_worker_app() -> FastAPI:
+    """The application of one of several server processes (``serve --workers N``).
+    Settings come from the environment the parent passed on; the parent has brought
+    the schema up to date and published the terminology already."""
+    app = create_app(get_settings(), terminology=False)
+    # What exists by now lives as long as the process: out of the cyclic collector's
+    # way (see ``serve``).
+    gc.freeze()
     return app
