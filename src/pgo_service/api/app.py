@@ -12,7 +12,6 @@ from starlette.responses import JSONResponse
 
 from .. import __version__, careplan, consent
 from ..config import Settings, get_settings
-from ..db.checkpoint import Checkpointer
 from ..db.engine import make_engine, transaction
 from ..fhir.interactions.context import Context
 from ..fhir.store import ResourceStore
@@ -85,14 +84,11 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        checkpointer = Checkpointer(gateway.engine)
         if terminology:
             gateway.publish_terminology()
         gateway.consent.audit.start()
-        checkpointer.start()
         yield
         gateway.consent.audit.close()
-        checkpointer.stop()
 
     return lifespan
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from ..auth.audit import agents
+from ..db.checkpoint import Checkpointer
 from ..db.engine import transaction
 from ..db.errors import log_failure
 from ..fhir.search.extract import entries_of
@@ -164,6 +165,7 @@ class AuditWriter:
     def __init__(self, engine: Engine, idle_seconds: float = _IDLE_SECONDS) -> None:
         self.engine = engine
         self.idle_seconds = idle_seconds
+        self._checkpointer = Checkpointer(engine)
         self._pending: deque[dict[str, Any]] = deque()
         self._wake = threading.Event()
         self._writing = threading.Lock()  # one batch at a time
@@ -171,7 +173,7 @@ class AuditWriter:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        pass  # the thread starts with the first event
+        self._checkpointer.start()  # the writing thread starts with the first event
 
     def record(self, record: AccessRecord, now: datetime) -> None:
         self._pending.extend(events(record, now))
@@ -223,6 +225,7 @@ class AuditWriter:
 
     def close(self) -> None:
         self.flush()
+        self._checkpointer.stop()
 
 
 def write_events(engine: Engine, batch: Iterable[dict[str, Any]]) -> None:

@@ -7,7 +7,8 @@ batch is written waits for it (p95 of a token search: 44 ms with the writer thre
 11 ms with the writer in another process). So the server's requests only append
 their ``AccessRecord`` to a backlog; a sender thread pickles the backlog down a
 socket to a child process (``python -m pgo_service.consent.audit_child``), which
-builds the events and writes them in batches on its own connection.
+builds the events and writes them in batches on its own connection, and keeps
+SQLite's WAL short.
 
 Nothing is dropped on the way: past ``_BACKLOG`` records waiting, requests wait for
 the child; ``flush`` returns once the child has stored everything recorded before
