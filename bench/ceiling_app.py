@@ -5,13 +5,16 @@ A bare Starlette app with one route. It opens its connection exactly as the serv
 does (``make_engine`` and a read ``transaction``), runs the database work in the
 thread pool as the service does, selects the stored ``content`` bytes of the current
 version and returns them unchanged. Served by uvicorn with the settings of
-``pgo-service serve`` (one worker, no access log).
+``pgo-service serve``: as many server processes as it is given, no access log.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from sqlalchemy import Engine, select
@@ -57,21 +60,36 @@ def create_app(engine: Engine) -> Starlette:
     )
 
 
+def app_from_environment() -> Starlette:
+    """The app of one of several server processes (uvicorn imports it by name)."""
+    return create_app(make_engine(os.environ["CEILING_DATABASE_URL"]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    uvicorn.run(
-        create_app(make_engine(args.database_url)),
-        host=args.host,
-        port=args.port,
-        workers=1,
-        log_level=args.log_level,
-        access_log=False,
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": False,
+    }
+    if args.workers > 1:
+        os.environ["CEILING_DATABASE_URL"] = args.database_url
+        uvicorn.run(
+            "ceiling_app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            app_dir=str(Path(__file__).parent),
+            **options,
+        )
+    else:
+        uvicorn.run(create_app(make_engine(args.database_url)), workers=1, **options)
     return 0
 
 

@@ -52,6 +52,7 @@ class Plan:
     sizes: list[int]
     concurrency: int
     client_processes: int
+    workers: int  # server processes of ours and of the ceiling (the peer's store is one dict)
     warmup: float
     duration: float
     search_warmup: float
@@ -297,7 +298,7 @@ def mint_token(database: Path) -> str | None:
     return output.read_text("utf-8").strip()
 
 
-def ours_server(name: str, database: Path) -> ManagedServer:
+def ours_server(name: str, database: Path, workers: int = 1) -> ManagedServer:
     command = _service_command()
     token = mint_token(database)
     port = free_port()
@@ -312,6 +313,8 @@ def ours_server(name: str, database: Path) -> ManagedServer:
         datasets.sqlite_url(database),
         "--log-level",
         "warning",
+        "--workers",
+        str(workers),
     ]
     env = _service_env(database)
     server = ManagedServer(name, argv, port=port, ready_path="/readyz", log_dir=LOG_DIR, env=env)
@@ -319,7 +322,7 @@ def ours_server(name: str, database: Path) -> ManagedServer:
     return server.start()
 
 
-def ceiling_server(database: Path) -> ManagedServer:
+def ceiling_server(database: Path, workers: int = 1) -> ManagedServer:
     port = free_port()
     argv = [
         sys.executable,
@@ -328,6 +331,8 @@ def ceiling_server(database: Path) -> ManagedServer:
         str(port),
         "--database-url",
         datasets.sqlite_url(database),
+        "--workers",
+        str(workers),
     ]
     server = ManagedServer("ceiling", argv, port=port, ready_path="/healthz", log_dir=LOG_DIR)
     return server.start()
@@ -453,7 +458,8 @@ def run_ours(plan: Plan, results: dict[str, Any]) -> None:
     results["data"]["load_seconds"][str(plan.largest)] = load_s
     results["data"]["database_bytes"][str(plan.largest)] = database.stat().st_size
     paths = read_paths("/fhir", plan.largest)
-    with ours_server("ours", database) as server:
+    ours["workers"] = ceiling["workers"] = plan.workers
+    with ours_server("ours", database, plan.workers) as server:
         ours["startup_s"] = round(server.startup_s, 2)
         ours["search"] = {str(plan.largest): search_scenarios(server, "/fhir", plan.largest, plan)}
         ours["read"] = run_load(
@@ -466,7 +472,7 @@ def run_ours(plan: Plan, results: dict[str, Any]) -> None:
             warmup=plan.warmup,
             duration=plan.duration,
         )
-        with ceiling_server(database) as top:
+        with ceiling_server(database, plan.workers) as top:
             ceiling["read"] = run_load(
                 "read-by-id",
                 top,
@@ -507,6 +513,20 @@ def run_ours(plan: Plan, results: dict[str, Any]) -> None:
         )
         ours["transaction"] = transaction
         ours["rss_mb"] = round(server.rss_mb(), 1)
+    if plan.workers > 1:
+        with ours_server("ours-one-process", database) as server:
+            ours["create_one_process"] = run_load(
+                "create-patient-1p",
+                server,
+                method="POST",
+                paths=["/fhir/Patient"],
+                bodies=create_bodies(),
+                expect=(201,),
+                plan=plan,
+                concurrency=plan.concurrency,
+                warmup=plan.warmup,
+                duration=plan.duration,
+            )
     for size in sorted(plan.sizes):
         if size == plan.largest:
             continue
@@ -672,6 +692,10 @@ def comparisons(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     throughput_row("read-by-id", _get(ours, "read"), _get(ceiling, "read"), "ceiling", 0.6)
     throughput_row("read-by-id", _get(ours, "read"), _get(peer, "read"), "peer", 1.0)
     throughput_row("create Patient", _get(ours, "create"), _get(peer, "create"), "peer", 1.0)
+    if _get(ours, "create_one_process") is not None:
+        throughput_row(
+            "create, 1 process", _get(ours, "create_one_process"), _get(peer, "create"), "peer", 1.0
+        )
     for kind in ("token", "reference"):
         for size in sorted(plan.sizes):
             mine = _get(ours, "search", str(size), kind)
@@ -786,12 +810,17 @@ def write_results(results: dict[str, Any]) -> Path:
 # -- main ---------------------------------------------------------------------
 
 
+def _default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.quick:
         plan = Plan(
             sizes=[1_000, 10_000],
             concurrency=8,
             client_processes=2,
+            workers=_default_workers(),
             warmup=1.0,
             duration=4.0,
             search_warmup=0.5,
@@ -807,6 +836,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             sizes=[1_000, 10_000, 100_000],
             concurrency=8,
             client_processes=2,
+            workers=_default_workers(),
             warmup=3.0,
             duration=10.0,
             search_warmup=1.0,
@@ -819,7 +849,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         )
     if args.sizes:
         plan.sizes = sorted({int(size) for size in args.sizes.split(",")})
-    for name in ("concurrency", "client_processes", "duration", "warmup"):
+    for name in ("concurrency", "client_processes", "workers", "duration", "warmup"):
         if getattr(args, name) is not None:
             setattr(plan, name, getattr(args, name))
     plan.peer = not args.skip_peer
@@ -834,6 +864,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="CarePlan counts, comma separated (default 1k,10k,100k)")
     parser.add_argument("--concurrency", type=int, help="connections for read and create (8)")
     parser.add_argument("--client-processes", type=int, help="load-generator processes (1)")
+    parser.add_argument(
+        "--workers", type=int, help="server processes of ours and the ceiling (one per core)"
+    )
     parser.add_argument("--duration", type=float, help="measured seconds per load scenario")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per load scenario")
     parser.add_argument("--skip-peer", action="store_true", help="do not run fhirstarter")
@@ -861,7 +894,10 @@ def main(argv: list[str] | None = None) -> int:
         "ceiling": {},
         "peer": {},
     }
-    print(f"benchmark ({results['mode']}): sizes {plan.sizes}, concurrency {plan.concurrency}")
+    print(
+        f"benchmark ({results['mode']}): sizes {plan.sizes}, concurrency {plan.concurrency}, "
+        f"{plan.workers} server process(es) for ours and the ceiling"
+    )
     try:
         run_ours(plan, results)
         if plan.peer:
