@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from pgo_service.fhir.search.aliases import numbered
 from pgo_service.fhir.search.query import (
     Clause,
     IncludeSpec,
@@ -66,6 +67,11 @@ def run_search(
     conn: Connection, query: SearchQuery, visible: RowFilter | None = None
 ) -> SearchResult:
     """``visible`` restricts every statement to the rows the caller may see."""
+    with numbered():
+        return _run_search(conn, query, visible)
+
+
+def _run_search(conn: Connection, query: SearchQuery, visible: RowFilter | None) -> SearchResult:
     only_count = query.summary == "count" or query.count == 0
     plan = _plan(conn, query.resource_type, query.clauses)
     matches: list[Found] = []
@@ -89,9 +95,10 @@ def find_matches(
 ) -> list[Found]:
     """Matches for conditional interactions; result-control parameters are ignored."""
     query = SearchQuery(resource_type, clauses=parse_filters(resource_type, params), count=limit)
-    plan = _plan(conn, resource_type, query.clauses)
-    stmt = match_select(query, conn.dialect.name, driver=plan.driver, visible=visible)
-    return _found(conn.execute(stmt))
+    with numbered():
+        plan = _plan(conn, resource_type, query.clauses)
+        stmt = match_select(query, conn.dialect.name, driver=plan.driver, visible=visible)
+        return _found(conn.execute(stmt))
 
 
 DRIVER_CAP = 500

@@ -29,6 +29,7 @@ from sqlalchemy import (
 
 from pgo_service.db.models import INDEX_TABLES, resource, search_reference
 from pgo_service.fhir.search import query_values as qv
+from pgo_service.fhir.search.aliases import alias_of
 from pgo_service.fhir.search.query import (
     ChainClause,
     Clause,
@@ -89,7 +90,7 @@ def driving_select(resource_type: str, clause: Clause) -> Select[Any] | None:
         or clause.modifier == "not"
     ):
         return None
-    table = INDEX_TABLES["quantity" if clause.type == "number" else clause.type].alias()
+    table = alias_of(INDEX_TABLES["quantity" if clause.type == "number" else clause.type])
     return select(table.c.resource_id).where(
         table.c.resource_type == resource_type,
         table.c.param == clause.code,
@@ -147,7 +148,7 @@ def _param_condition(
             return false() if clause.missing else true()
         dates = [v for v in clause.values if isinstance(v, qv.DateValue)]
         return or_(*(instant_condition(res.c.last_updated, v) for v in dates))
-    table = INDEX_TABLES["quantity" if clause.type == "number" else clause.type].alias()
+    table = alias_of(INDEX_TABLES["quantity" if clause.type == "number" else clause.type])
     rows = (
         select(1)
         .select_from(table)
@@ -189,8 +190,8 @@ def _value_condition(
 def _chain_condition(
     resource_type: str, res: FromClause, clause: ChainClause, visible: RowFilter | None
 ) -> ColumnElement[bool]:
-    ref = search_reference.alias()
-    target = resource.alias()
+    ref = alias_of(search_reference)
+    target = alias_of(resource)
     per_type = [
         and_(
             target.c.resource_type == target_type,
@@ -221,8 +222,8 @@ def _chain_condition(
 def _has_condition(
     resource_type: str, res: FromClause, clause: HasClause, visible: RowFilter | None
 ) -> ColumnElement[bool]:
-    ref = search_reference.alias()
-    source = resource.alias()
+    ref = alias_of(search_reference)
+    source = alias_of(resource)
     rows = (
         select(1)
         .select_from(ref)
@@ -267,7 +268,7 @@ def _sort_expression(
         return _binary(res.c.id, dialect)
     if key.code == "_lastUpdated":
         return res.c.last_updated
-    table = INDEX_TABLES["quantity" if key.type == "number" else key.type].alias()
+    table = alias_of(INDEX_TABLES["quantity" if key.type == "number" else key.type])
     column = _sort_column(table, key, dialect)
     aggregate = func.max(column) if key.descending else func.min(column)
     return (

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 
 from pgo_service.db.models import resource, search_reference
+from pgo_service.fhir.search.aliases import alias_of
 from pgo_service.fhir.search.query import IncludeSpec
 from pgo_service.fhir.search.sql import found_columns
 from pgo_service.fhir.visibility import RowFilter
@@ -40,7 +41,7 @@ def _forward_condition(spec: IncludeSpec, frontier: Frontier) -> ColumnElement[b
     ids = frontier.get(spec.source_type)
     if not ids:
         return None
-    ref = search_reference.alias()
+    ref = alias_of(search_reference)
     where = [
         ref.c.resource_type == spec.source_type,
         ref.c.resource_id.in_(ids),
@@ -63,7 +64,7 @@ def _reverse_condition(spec: IncludeSpec, frontier: Frontier) -> ColumnElement[b
     ]
     if not targets:
         return None
-    ref = search_reference.alias()
+    ref = alias_of(search_reference)
     where = [
         ref.c.resource_type == spec.source_type,
         ref.c.resource_id == resource.c.id,
