@@ -53,6 +53,7 @@ class Plan:
     concurrency: int
     client_processes: int
     workers: int  # server processes of ours and of the ceiling (the peer's store is one dict)
+    create_workers: int  # create is measured once more with ours in this many (0: not)
     warmup: float
     duration: float
     search_warmup: float
@@ -513,10 +514,10 @@ def run_ours(plan: Plan, results: dict[str, Any]) -> None:
         )
         ours["transaction"] = transaction
         ours["rss_mb"] = round(server.rss_mb(), 1)
-    if plan.workers > 1:
-        with ours_server("ours-one-process", database) as server:
-            ours["create_one_process"] = run_load(
-                "create-patient-1p",
+    if plan.create_workers and plan.create_workers != plan.workers:
+        with ours_server("ours-processes", database, plan.create_workers) as server:
+            ours["create_processes"] = run_load(
+                f"create-patient-{plan.create_workers}p",
                 server,
                 method="POST",
                 paths=["/fhir/Patient"],
@@ -692,10 +693,9 @@ def comparisons(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     throughput_row("read-by-id", _get(ours, "read"), _get(ceiling, "read"), "ceiling", 0.6)
     throughput_row("read-by-id", _get(ours, "read"), _get(peer, "read"), "peer", 1.0)
     throughput_row("create Patient", _get(ours, "create"), _get(peer, "create"), "peer", 1.0)
-    if _get(ours, "create_one_process") is not None:
-        throughput_row(
-            "create, 1 process", _get(ours, "create_one_process"), _get(peer, "create"), "peer", 1.0
-        )
+    if _get(ours, "create_processes") is not None:
+        label = f"create, {plan.create_workers} processes"
+        throughput_row(label, _get(ours, "create_processes"), _get(peer, "create"), "peer", 1.0)
     for kind in ("token", "reference"):
         for size in sorted(plan.sizes):
             mine = _get(ours, "search", str(size), kind)
@@ -810,7 +810,7 @@ def write_results(results: dict[str, Any]) -> Path:
 # -- main ---------------------------------------------------------------------
 
 
-def _default_workers() -> int:
+def _cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
@@ -820,7 +820,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
             sizes=[1_000, 10_000],
             concurrency=8,
             client_processes=2,
-            workers=_default_workers(),
+            workers=1,
+            create_workers=_cores(),
             warmup=1.0,
             duration=4.0,
             search_warmup=0.5,
@@ -836,7 +837,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
             sizes=[1_000, 10_000, 100_000],
             concurrency=8,
             client_processes=2,
-            workers=_default_workers(),
+            workers=1,
+            create_workers=_cores(),
             warmup=3.0,
             duration=10.0,
             search_warmup=1.0,
@@ -849,7 +851,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         )
     if args.sizes:
         plan.sizes = sorted({int(size) for size in args.sizes.split(",")})
-    for name in ("concurrency", "client_processes", "workers", "duration", "warmup"):
+    options = ("concurrency", "client_processes", "workers", "create_workers", "duration", "warmup")
+    for name in options:
         if getattr(args, name) is not None:
             setattr(plan, name, getattr(args, name))
     plan.peer = not args.skip_peer
@@ -864,8 +867,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="CarePlan counts, comma separated (default 1k,10k,100k)")
     parser.add_argument("--concurrency", type=int, help="connections for read and create (8)")
     parser.add_argument("--client-processes", type=int, help="load-generator processes (1)")
+    parser.add_argument("--workers", type=int, help="server processes of ours and the ceiling (1)")
     parser.add_argument(
-        "--workers", type=int, help="server processes of ours and the ceiling (one per core)"
+        "--create-workers",
+        type=int,
+        help="create measured once more with ours in this many processes (cores; 0: not)",
     )
     parser.add_argument("--duration", type=float, help="measured seconds per load scenario")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per load scenario")
@@ -897,6 +903,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"benchmark ({results['mode']}): sizes {plan.sizes}, concurrency {plan.concurrency}, "
         f"{plan.workers} server process(es) for ours and the ceiling"
+        + (f", create also with {plan.create_workers}" if plan.create_workers else "")
     )
     try:
         run_ours(plan, results)
