@@ -443,6 +443,23 @@ def search_scenarios(
     return found
 
 
+def create_load(
+    name: str, server: ManagedServer, prefix: str, expect: tuple[int, ...], plan: Plan
+) -> Measurement:
+    return run_load(
+        name,
+        server,
+        method="POST",
+        paths=[f"{prefix}/Patient"],
+        bodies=create_bodies(),
+        expect=expect,
+        plan=plan,
+        concurrency=plan.concurrency,
+        warmup=plan.warmup,
+        duration=plan.duration,
+    )
+
+
 def transaction_bodies(plan: Plan) -> list[str]:
     rng = random.Random(3)
     count = plan.transaction_runs + 3
@@ -484,18 +501,7 @@ def run_ours(plan: Plan, results: dict[str, Any]) -> None:
                 warmup=plan.warmup,
                 duration=plan.duration,
             )
-        ours["create"] = run_load(
-            "create-patient",
-            server,
-            method="POST",
-            paths=["/fhir/Patient"],
-            bodies=create_bodies(),
-            expect=(201,),
-            plan=plan,
-            concurrency=plan.concurrency,
-            warmup=plan.warmup,
-            duration=plan.duration,
-        )
+        ours["create"] = create_load("create-patient", server, "/fhir", (201,), plan)
         transaction = run_load(
             f"transaction-{plan.transaction_entries}",
             server,
@@ -516,18 +522,8 @@ def run_ours(plan: Plan, results: dict[str, Any]) -> None:
         ours["rss_mb"] = round(server.rss_mb(), 1)
     if plan.create_workers and plan.create_workers != plan.workers:
         with ours_server("ours-processes", database, plan.create_workers) as server:
-            ours["create_processes"] = run_load(
-                f"create-patient-{plan.create_workers}p",
-                server,
-                method="POST",
-                paths=["/fhir/Patient"],
-                bodies=create_bodies(),
-                expect=(201,),
-                plan=plan,
-                concurrency=plan.concurrency,
-                warmup=plan.warmup,
-                duration=plan.duration,
-            )
+            name = f"create-patient-{plan.create_workers}p"
+            ours["create_processes"] = create_load(name, server, "/fhir", (201,), plan)
     for size in sorted(plan.sizes):
         if size == plan.largest:
             continue
@@ -576,18 +572,7 @@ def run_peer(plan: Plan, results: dict[str, Any]) -> None:
                     warmup=plan.warmup,
                     duration=plan.duration,
                 )
-                peer["create"] = run_load(
-                    "create-patient",
-                    server,
-                    method="POST",
-                    paths=["/Patient"],
-                    bodies=create_bodies(),
-                    expect=(200, 201),
-                    plan=plan,
-                    concurrency=plan.concurrency,
-                    warmup=plan.warmup,
-                    duration=plan.duration,
-                )
+                peer["create"] = create_load("create-patient", server, "", (200, 201), plan)
                 peer["rss_mb"] = round(server.rss_mb(), 1)
 
 
