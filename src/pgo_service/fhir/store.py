@@ -34,7 +34,7 @@ from ..db.models import INDEX_TABLES, resource, resource_version
 from .compartment import patient_compartment
 from .jsonio import dump_json
 from .search.extract import entries_with, extract
-from .search.index import IndexEntry
+from .search.index import ON_RESOURCE_TABLE, IndexEntry
 from .visibility import RowFilter
 
 Clock = Callable[[], datetime]
@@ -164,6 +164,8 @@ def _add_index_rows(
 ) -> None:
     """Append the index-table rows of one resource's ``entries`` to ``rows``, by kind."""
     for entry in entries:
+        if entry.param in ON_RESOURCE_TABLE:
+            continue
         row = {name: getattr(entry, name) for name in entry.__slots__}
         row.update(resource_type=resource_type, resource_id=resource_id, patient_id=patient_id)
         rows.setdefault(entry.kind, []).append(row)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Parameters searched and sorted on the resource table's own columns: their entries are
+# found like any other's but never stored as index rows.
+ON_RESOURCE_TABLE = frozenset({"_id", "_lastUpdated"})
+
 
 @dataclass(frozen=True, slots=True)
 class StringEntry:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from pgo_service.db.models import INDEX_TABLES, resource, search_reference
 from pgo_service.fhir.search import query_values as qv
 from pgo_service.fhir.search.aliases import alias_of
+from pgo_service.fhir.search.index import ON_RESOURCE_TABLE
 from pgo_service.fhir.search.query import (
     ChainClause,
     Clause,
@@ -85,7 +86,7 @@ def driving_select(resource_type: str, clause: Clause) -> Select[Any] | None:
     """
     if (
         not isinstance(clause, ParamClause)
-        or clause.code in ("_id", "_lastUpdated")
+        or clause.code in ON_RESOURCE_TABLE
         or clause.missing is not None
         or clause.modifier == "not"
     ):
