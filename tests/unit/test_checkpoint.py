@@ -110,3 +110,13 @@ def test_nothing_runs_for_postgresql(pg_url: str) -> None:
     assert "wal-checkpoint" not in [t.name for t in threading.enumerate()]
     checkpointer.stop()
     engine.dispose()
+
+
+def test_its_short_busy_timeout_stays_out_of_the_pool(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.sqlite3'}", pool_size=1, max_overflow=0)
+    checkpointer = Checkpointer(engine)
+    checkpointer.run_once()
+    checkpointer.close()
+    with transaction(engine, write=False) as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30_000
+    engine.dispose()

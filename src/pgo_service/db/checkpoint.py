@@ -111,11 +111,18 @@ class Checkpointer:
 
     def _checkpoint(self, mode: str) -> CheckpointResult:
         if self._connection is None:
-            self._connection = self.engine.raw_connection()
-            self._connection.driver_connection.execute(f"PRAGMA busy_timeout={_READER_WAIT_MS}")
-        row = self._connection.driver_connection.execute(f"PRAGMA wal_checkpoint({mode})")
+            connection = self.engine.raw_connection()
+            connection.detach()  # closed when done: its short busy timeout stays out of the pool
+            self._connection = connection
+            self._driver().execute(f"PRAGMA busy_timeout={_READER_WAIT_MS}")
+        row = self._driver().execute(f"PRAGMA wal_checkpoint({mode})")
         busy, log_pages, copied = row.fetchone()
         return CheckpointResult(bool(busy), max(0, log_pages), max(0, copied))
+
+    def _driver(self) -> Any:
+        # A detached connection no longer names its driver connection; the DBAPI one
+        # is the same object for sqlite3.
+        return self._connection.dbapi_connection
 
     def _run(self) -> None:
         try:
