@@ -15,11 +15,15 @@ def _patient(family: str) -> dict[str, object]:
     return {"resourceType": "Patient", "name": [{"family": family}], "gender": "female"}
 
 
-def test_no_index_rows_for_id_and_last_updated(db_engine: Engine) -> None:
-    with transaction(db_engine) as conn:
+def _store_one_written_and_one_bulk_created(engine: Engine) -> None:
+    with transaction(engine) as conn:
         store = ResourceStore(conn)
         store.write("Patient", "one", _patient("Jansen"), None, method="PUT")
         store.create_many("Patient", [("two", _patient("de Vries"))])
+
+
+def test_no_index_rows_for_id_and_last_updated(db_engine: Engine) -> None:
+    _store_one_written_and_one_bulk_created(db_engine)
     with transaction(db_engine, write=False) as conn:
         for table in INDEX_TABLES.values():
             stored = conn.execute(
@@ -38,10 +42,7 @@ def test_no_index_rows_for_id_and_last_updated(db_engine: Engine) -> None:
 
 
 def test_searches_on_id_and_last_updated_find_what_they_did(db_engine: Engine) -> None:
-    with transaction(db_engine) as conn:
-        store = ResourceStore(conn)
-        store.write("Patient", "one", _patient("Jansen"), None, method="PUT")
-        store.create_many("Patient", [("two", _patient("de Vries"))])
+    _store_one_written_and_one_bulk_created(db_engine)
     with transaction(db_engine, write=False) as conn:
 
         def ids(*params: tuple[str, str]) -> list[str]:
