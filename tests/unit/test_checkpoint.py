@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -119,4 +120,13 @@ def test_its_short_busy_timeout_stays_out_of_the_pool(tmp_path: Path) -> None:
     checkpointer.close()
     with transaction(engine, write=False) as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30_000
+    engine.dispose()
+
+
+def test_a_loop_that_waits_for_it_is_not_woken_at_once_for_postgresql(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    checkpointer = Checkpointer(engine, interval=0.05)
+    time.sleep(0.06)
+    checkpointer.run_if_due()
+    assert checkpointer.seconds_until_due() > 0.02
     engine.dispose()

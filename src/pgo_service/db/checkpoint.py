@@ -71,9 +71,11 @@ class Checkpointer:
 
     def run_if_due(self) -> None:
         """A round when ``interval`` has passed since the last; failures are logged."""
-        if time.monotonic() < self._due or not self.applies:
+        if time.monotonic() < self._due:
             return
-        self._due = time.monotonic() + self.interval
+        self._due = time.monotonic() + self.interval  # also when there is nothing to do
+        if not self.applies:
+            return
         try:
             self.run_once()
         except Exception as exc:  # the next round tries again; commits still work
