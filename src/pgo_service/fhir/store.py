@@ -35,6 +35,7 @@ from .compartment import patient_compartment
 from .jsonio import dump_json
 from .search.extract import entries_with, extract
 from .search.index import ON_RESOURCE_TABLE, IndexEntry
+from .search.parts import without_parts
 from .visibility import RowFilter
 
 Clock = Callable[[], datetime]
@@ -163,7 +164,7 @@ def _add_index_rows(
     patient_id: str | None,
 ) -> None:
     """Append the index-table rows of one resource's ``entries`` to ``rows``, by kind."""
-    for entry in entries:
+    for entry in without_parts(resource_type, entries):
         if entry.param in ON_RESOURCE_TABLE:
             continue
         row = {name: getattr(entry, name) for name in entry.__slots__}

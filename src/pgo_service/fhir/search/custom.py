@@ -35,10 +35,11 @@ def register(custom: CustomParam) -> None:
     if _CUSTOM.get(key) == custom:
         return
     _CUSTOM[key] = custom
-    from . import extract, params
+    from . import extract, params, parts
 
     params.search_params.cache_clear()
     extract.clear_plans()
+    parts.clear()
 
 
 def custom_params(resource_type: str) -> list[CustomParam]:

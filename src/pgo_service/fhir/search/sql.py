@@ -31,6 +31,7 @@ from pgo_service.db.models import INDEX_TABLES, resource, search_reference
 from pgo_service.fhir.search import query_values as qv
 from pgo_service.fhir.search.aliases import alias_of
 from pgo_service.fhir.search.index import ON_RESOURCE_TABLE
+from pgo_service.fhir.search.parts import searched_params
 from pgo_service.fhir.search.query import (
     ChainClause,
     Clause,
@@ -78,6 +79,12 @@ def filters(
     return conditions
 
 
+def param_is(table: FromClause, resource_type: str, code: str) -> ColumnElement[bool]:
+    """The index rows of the parameter ``code``: its own and its parts' (see ``parts``)."""
+    codes = searched_params(resource_type, code)
+    return table.c.param == codes[0] if len(codes) == 1 else table.c.param.in_(codes)
+
+
 def driving_select(resource_type: str, clause: Clause) -> Select[Any] | None:
     """The ids a plain parameter clause matches, read from its value index alone.
 
@@ -94,7 +101,7 @@ def driving_select(resource_type: str, clause: Clause) -> Select[Any] | None:
     table = alias_of(INDEX_TABLES["quantity" if clause.type == "number" else clause.type])
     return select(table.c.resource_id).where(
         table.c.resource_type == resource_type,
-        table.c.param == clause.code,
+        param_is(table, resource_type, clause.code),
         or_(*(_value_condition(table, clause, v) for v in clause.values)),
     )
 
@@ -155,7 +162,7 @@ def _param_condition(
         .select_from(table)
         .where(
             table.c.resource_type == resource_type,
-            table.c.param == clause.code,
+            param_is(table, resource_type, clause.code),
             table.c.resource_id == res.c.id,
         )
         .correlate(res)
@@ -209,7 +216,7 @@ def _chain_condition(
         )
         .where(
             ref.c.resource_type == resource_type,
-            ref.c.param == clause.code,
+            param_is(ref, resource_type, clause.code),
             ref.c.resource_id == res.c.id,
             target.c.deleted == false(),
             or_(*per_type),
@@ -234,7 +241,7 @@ def _has_condition(
         )
         .where(
             ref.c.resource_type == clause.source_type,
-            ref.c.param == clause.ref_param,
+            param_is(ref, clause.source_type, clause.ref_param),
             ref.c.target_type == resource_type,
             ref.c.target_id == res.c.id,
             source.c.deleted == false(),
@@ -276,7 +283,7 @@ def _sort_expression(
         select(aggregate)
         .where(
             table.c.resource_type == resource_type,
-            table.c.param == key.code,
+            param_is(table, resource_type, key.code),
             table.c.resource_id == res.c.id,
         )
         .correlate(res)

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 from pgo_service.db.models import resource, search_reference
 from pgo_service.fhir.search.aliases import alias_of
 from pgo_service.fhir.search.query import IncludeSpec
-from pgo_service.fhir.search.sql import found_columns
+from pgo_service.fhir.search.sql import found_columns, param_is
 from pgo_service.fhir.visibility import RowFilter
 
 Frontier = dict[str, list[str]]  # resource type -> ids whose references are followed
@@ -49,7 +49,7 @@ def _forward_condition(spec: IncludeSpec, frontier: Frontier) -> ColumnElement[b
         ref.c.target_id == resource.c.id,
     ]
     if spec.param is not None:
-        where.append(ref.c.param == spec.param)
+        where.append(param_is(ref, spec.source_type, spec.param))
     found = exists(select(1).select_from(ref).where(*where).correlate(resource))
     if spec.target_type is None:
         return found
@@ -71,6 +71,6 @@ def _reverse_condition(spec: IncludeSpec, frontier: Frontier) -> ColumnElement[b
         or_(*(and_(ref.c.target_type == t, ref.c.target_id.in_(ids)) for t, ids in targets)),
     ]
     if spec.param is not None:
-        where.append(ref.c.param == spec.param)
+        where.append(param_is(ref, spec.source_type, spec.param))
     found = exists(select(1).select_from(ref).where(*where).correlate(resource))
     return and_(resource.c.resource_type == spec.source_type, found)

@@ -1,0 +1,88 @@
+"""Parameters that are parts of another parameter of the same resource type.
+
+R4 defines several parameters over a part of what another one covers: Patient
+``family`` and ``given`` are parts of ``name``, ``phone`` and ``email`` of
+``telecom``, ``address-city`` of ``address``, CarePlan ``patient`` is the ``subject``
+that is a Patient, and ``phonetic`` has the very expression of ``name``. Storing the
+whole as well as its parts writes each such value twice. So the rows of a whole
+hold only what none of its parts holds, and a search on the whole reads its own
+rows and those of its parts (``searched_params``). The union is exactly the whole's
+entries because a part's expression selects a subset of the whole's nodes and
+converts them the same way (tested for every pair the registry yields).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+from .index import IndexEntry
+from .params import SearchParam, search_params
+
+# A part's expression is the whole's followed by one element or by one filter.
+_RESTRICTION = re.compile(r"\.(?:[A-Za-z]+|where\([^|]*\))")
+
+
+def _is_part(part: SearchParam, whole: SearchParam) -> bool:
+    if part.type != whole.type or not part.expression or not whole.expression:
+        return False
+    if "|" in whole.expression:
+        return False
+    if part.expression == whole.expression:
+        return part.code < whole.code  # the same values: one of the two holds them
+    prefix, rest = (
+        part.expression[: len(whole.expression)],
+        part.expression[len(whole.expression) :],
+    )
+    return prefix == whole.expression and _RESTRICTION.fullmatch(rest) is not None
+
+
+@cache
+def parts(resource_type: str) -> dict[str, tuple[str, ...]]:
+    """The parts of each whole parameter of the type, by the whole's code."""
+    params = search_params(resource_type)
+    found: dict[str, tuple[str, ...]] = {}
+    for whole in params.values():
+        own = tuple(p.code for p in params.values() if p.code != whole.code and _is_part(p, whole))
+        if own:
+            found[whole.code] = own
+    return found
+
+
+@cache
+def searched_params(resource_type: str, code: str) -> tuple[str, ...]:
+    """The parameters whose index rows together hold the entries of ``code``."""
+    found = [code]
+    for part in parts(resource_type).get(code, ()):
+        found.extend(p for p in searched_params(resource_type, part) if p not in found)
+    return tuple(found)
+
+
+def clear() -> None:
+    parts.cache_clear()
+    searched_params.cache_clear()
+
+
+def _key(entry: IndexEntry) -> tuple[object, ...]:
+    return (entry.kind, *(getattr(entry, name) for name in entry.__slots__[1:]))
+
+
+def without_parts(resource_type: str, entries: Iterable[IndexEntry]) -> list[IndexEntry]:
+    """``entries`` less those of a whole that one of its parts holds as well."""
+    listed = list(entries)
+    wholes = parts(resource_type)
+    if not wholes or not any(e.param in wholes for e in listed):
+        return listed
+    held: dict[str, set[tuple[object, ...]]] = {}
+    for entry in listed:
+        held.setdefault(entry.param, set()).add(_key(entry))
+    kept = []
+    for entry in listed:
+        own_parts = wholes.get(entry.param)
+        if own_parts is not None:
+            key = _key(entry)
+            if any(key in held.get(part, ()) for part in own_parts):
+                continue
+        kept.append(entry)
+    return kept
