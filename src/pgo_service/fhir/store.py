@@ -164,7 +164,8 @@ def _add_index_rows(
     patient_id: str | None,
 ) -> None:
     """Append the index-table rows of one resource's ``entries`` to ``rows``, by kind."""
-    for entry in without_parts(resource_type, entries):
+    listed = entries if isinstance(entries, list) else list(entries)
+    for entry in without_parts(resource_type, listed):
         if entry.param in ON_RESOURCE_TABLE:
             continue
         row = {name: getattr(entry, name) for name in entry.__slots__}

@@ -14,10 +14,18 @@ converts them the same way (tested for every pair the registry yields).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from functools import cache
+from operator import attrgetter
 
-from .index import IndexEntry
+from .index import (
+    DateEntry,
+    IndexEntry,
+    QuantityEntry,
+    ReferenceEntry,
+    StringEntry,
+    TokenEntry,
+    UriEntry,
+)
 from .params import SearchParam, search_params
 
 # A part's expression is the whole's followed by one element or by one filter.
@@ -59,30 +67,45 @@ def searched_params(resource_type: str, code: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+@cache
+def _wholes_of(resource_type: str) -> dict[str, tuple[str, ...]]:
+    """The wholes each part belongs to, by the part's code."""
+    found: dict[str, list[str]] = {}
+    for whole, own in parts(resource_type).items():
+        for part in own:
+            found.setdefault(part, []).append(whole)
+    return {part: tuple(wholes) for part, wholes in found.items()}
+
+
 def clear() -> None:
     parts.cache_clear()
     searched_params.cache_clear()
+    _wholes_of.cache_clear()
 
 
-def _key(entry: IndexEntry) -> tuple[object, ...]:
-    return (entry.kind, *(getattr(entry, name) for name in entry.__slots__[1:]))
+# What an entry holds besides its parameter, by entry class.
+_VALUES = {
+    kind: attrgetter(*kind.__slots__[1:])
+    for kind in (StringEntry, TokenEntry, ReferenceEntry, DateEntry, QuantityEntry, UriEntry)
+}
 
 
-def without_parts(resource_type: str, entries: Iterable[IndexEntry]) -> list[IndexEntry]:
+def without_parts(resource_type: str, entries: list[IndexEntry]) -> list[IndexEntry]:
     """``entries`` less those of a whole that one of its parts holds as well."""
-    listed = list(entries)
-    wholes = parts(resource_type)
-    if not wholes or not any(e.param in wholes for e in listed):
-        return listed
-    held: dict[str, set[tuple[object, ...]]] = {}
-    for entry in listed:
-        held.setdefault(entry.param, set()).add(_key(entry))
-    kept = []
-    for entry in listed:
-        own_parts = wholes.get(entry.param)
-        if own_parts is not None:
-            key = _key(entry)
-            if any(key in held.get(part, ()) for part in own_parts):
-                continue
-        kept.append(entry)
-    return kept
+    wholes_of = _wholes_of(resource_type)
+    if not wholes_of:
+        return entries
+    held: set[tuple[str, object]] = set()
+    for entry in entries:
+        wholes = wholes_of.get(entry.param)
+        if wholes is not None:
+            values = _VALUES[type(entry)](entry)
+            held.update((whole, values) for whole in wholes)
+    if not held:
+        return entries
+    whole_codes = parts(resource_type)
+    return [
+        e
+        for e in entries
+        if e.param not in whole_codes or (e.param, _VALUES[type(e)](e)) not in held
+    ]
