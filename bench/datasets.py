@@ -29,7 +29,7 @@ CACHE_DIR = BENCH_DIR / ".cache"
 WORK_DIR = CACHE_DIR / "work"
 BATCH = 1000
 # the search modules that decide which index rows a resource gets
-INDEXING_MODULES = ("extract", "fhirpath", "index", "normalize", "params")
+INDEXING_MODULES = ("extract", "fhirpath", "index", "normalize", "params", "parts")
 
 
 def _package_dir() -> Path:
