@@ -28,7 +28,13 @@ from pgo_service.fhir.search.query import (
     SearchQuery,
     parse_filters,
 )
-from pgo_service.fhir.search.sql import count_select, driving_select, match_select
+from pgo_service.fhir.search.sql import (
+    count_select,
+    driving_select,
+    match_select,
+    walk_select,
+    walkable,
+)
 from pgo_service.fhir.search.sql_include import Frontier, include_select
 from pgo_service.fhir.visibility import RowFilter
 
@@ -77,7 +83,12 @@ def _run_search(conn: Connection, query: SearchQuery, visible: RowFilter | None)
     matches: list[Found] = []
     has_more = False
     if not only_count:
-        stmt = match_select(query, conn.dialect.name, driver=plan.driver, extra=1, visible=visible)
+        dialect = conn.dialect.name
+        walk = _walk(query, plan)
+        if walk is not None:
+            stmt = walk_select(query, walk, dialect, extra=1, visible=visible)
+        else:
+            stmt = match_select(query, dialect, driver=plan.driver, extra=1, visible=visible)
         matches = _found(conn.execute(stmt))
         has_more = len(matches) > query.count
         matches = matches[: query.count]
@@ -108,20 +119,44 @@ _MAX_ESTIMATES = 6
 def _plan(conn: Connection, resource_type: str, clauses: list[Clause]) -> _Plan:
     if any(isinstance(c, ParamClause) and c.code == "_id" for c in clauses):
         return _Plan(None, True)  # primary-key lookups already
+    candidates = [
+        (clause, driving)
+        for clause in clauses[:_MAX_ESTIMATES]
+        if (driving := driving_select(resource_type, clause)) is not None
+    ]
+    if not candidates:
+        return _Plan(None, False)
+    # All the estimates in one statement: each one of its own costs more to build and
+    # run than to count.
+    counts = conn.execute(
+        select(
+            *(
+                select(func.count())
+                .select_from(driving.limit(DRIVER_CAP).subquery())
+                .scalar_subquery()
+                for _, driving in candidates
+            )
+        )
+    ).one()
     best: ParamClause | None = None
     best_count = DRIVER_CAP
-    for clause in clauses[:_MAX_ESTIMATES]:
-        driving = driving_select(resource_type, clause)
-        if driving is None:
-            continue
-        capped = select(func.count()).select_from(driving.limit(DRIVER_CAP).subquery())
-        count = int(conn.execute(capped).scalar_one())
+    for (clause, _), count in zip(candidates, counts, strict=True):
         if count < best_count:
             assert isinstance(clause, ParamClause)
             best, best_count = clause, count
-        if count == 0:
-            break
     return _Plan(best, best is not None)
+
+
+def _walk(query: SearchQuery, plan: _Plan) -> ParamClause | None:
+    """A clause to read the page along when no clause selects few enough resources to
+    start from (``_plan``) and the page is in id order."""
+    if plan.driver is not None or plan.bounded or query.sort:
+        return None
+    for clause in query.clauses:
+        if walkable(query.resource_type, clause):
+            assert isinstance(clause, ParamClause)
+            return clause
+    return None
 
 
 def _total(

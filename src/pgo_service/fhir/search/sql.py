@@ -64,19 +64,94 @@ def filters(
     """The WHERE terms of a search. With a ``driver`` the query starts from the ids that
     clause selects (from its value index) and tests the other clauses per candidate.
     ``visible`` restricts the matches, and the resources chains and ``_has`` look at."""
-    conditions = [res.c.resource_type == resource_type, res.c.deleted == false()]
-    if visible is not None:
-        conditions.append(visible(res))
+    conditions = [res.c.resource_type == resource_type]
     if driver is not None:
         driving = driving_select(resource_type, driver)
         assert driving is not None
         conditions.append(res.c.id.in_(driving))
+    return conditions + _other_filters(resource_type, res, clauses, driver, visible)
+
+
+def _other_filters(
+    resource_type: str,
+    res: FromClause,
+    clauses: list[Clause],
+    skipped: Clause | None,
+    visible: RowFilter | None,
+) -> list[ColumnElement[bool]]:
+    conditions = [res.c.deleted == false()]
+    if visible is not None:
+        conditions.append(visible(res))
     conditions += [
         clause_condition(resource_type, res, clause, visible)
         for clause in clauses
-        if clause is not driver
+        if clause is not skipped
     ]
     return conditions
+
+
+def walkable(resource_type: str, clause: Clause) -> bool:
+    """Whether the value index of ``clause`` lists its matches in id order: one exact
+    token (system and code) or one typed reference, of a parameter without parts."""
+    if not isinstance(clause, ParamClause) or clause.modifier or clause.missing is not None:
+        return False
+    if len(clause.values) != 1 or len(searched_params(resource_type, clause.code)) != 1:
+        return False
+    match clause.values[0]:
+        case qv.TokenValue() as token if clause.type == "token":
+            return token.code is not None and not token.any_system
+        case qv.ReferenceValue() as ref if clause.type == "reference":
+            return ref.url is None and ref.target_type is not None and ref.target_id is not None
+    return False
+
+
+def walk_select(
+    query: SearchQuery,
+    walk: ParamClause,
+    dialect: str,
+    *,
+    extra: int = 0,
+    visible: RowFilter | None = None,
+) -> Select[Any]:
+    """The page of matches in id order, read along the value index of a ``walkable``
+    clause and tested against the others, so that it stops with the page full: for a
+    page of a clause matching thousands, scanning the resource table in id order would
+    test every resource until the page fills, and reading the clause's ids into a set
+    would read all of them."""
+    (value,) = walk.values
+    rows, earlier = alias_of(INDEX_TABLES[walk.type]), alias_of(INDEX_TABLES[walk.type])
+    res = resource
+    # Two rows of one resource with this value (a token under two displays) would
+    # show it twice: only the first row of each resource counts.
+    repeated = exists(
+        select(1)
+        .select_from(earlier)
+        .where(
+            earlier.c.resource_type == rows.c.resource_type,
+            earlier.c.param == rows.c.param,
+            _value_condition(earlier, walk, value),
+            earlier.c.resource_id == rows.c.resource_id,
+            earlier.c.pk < rows.c.pk,
+        )
+        .correlate(rows)
+    )
+    joined = rows.join(
+        res, and_(res.c.resource_type == rows.c.resource_type, res.c.id == rows.c.resource_id)
+    )
+    return (
+        select(*found_columns(res))
+        .select_from(joined)
+        .where(
+            rows.c.resource_type == query.resource_type,
+            rows.c.param == walk.code,
+            _value_condition(rows, walk, value),
+            not_(repeated),
+            *_other_filters(query.resource_type, res, query.clauses, walk, visible),
+        )
+        .order_by(_binary(rows.c.resource_id, dialect).asc())
+        .offset(query.offset)
+        .limit(query.count + extra)
+    )
 
 
 def param_is(table: FromClause, resource_type: str, code: str) -> ColumnElement[bool]:
