@@ -119,26 +119,46 @@ def _event(
 def index_entries(event: dict[str, Any]) -> list[IndexEntry]:
     """The search-index entries of an event built by ``events``, from the places its
     values sit (the R4 AuditEvent parameters' expressions over that shape), without
-    evaluating every parameter's expression; the tests hold this equal to ``extract``."""
-    meta = event.get("meta") or {}
-    found = entries_of("token", "id", "_id", event.get("id"))
-    found += entries_of("date", "instant", "_lastUpdated", meta.get("lastUpdated"))
-    found += entries_of("token", "code", "action", event.get("action"))
+    evaluating every parameter's expression; the tests hold this equal to ``extract``
+    less the parameters searched on the resource table (``_id``, ``_lastUpdated``).
+    Most values recur from event to event (the codes, the actor, a client's
+    resources), and their entries are looked up rather than made again."""
+    found = _entries("token", "code", "action", event.get("action"))
     whos = [agent["who"] for agent in event.get("agent") or () if "who" in agent]
     whats = [entity["what"] for entity in event.get("entity") or () if "what" in entity]
     for who in whos:
-        found += entries_of("reference", "Reference", "agent", who)
+        found += _entries("reference", "Reference", "agent", who)
     found += entries_of("date", "instant", "date", event.get("recorded"))
     for what in whats:
-        found += entries_of("reference", "Reference", "entity", what)
+        found += _entries("reference", "Reference", "entity", what)
     for entity in event.get("entity") or ():
-        found += entries_of("token", "Coding", "entity-role", entity.get("role"))
-    found += entries_of("token", "code", "outcome", event.get("outcome"))
+        found += _entries("token", "Coding", "entity-role", entity.get("role"))
+    found += _entries("token", "code", "outcome", event.get("outcome"))
     for reference in (*whos, *whats):
         if str(reference.get("reference", "")).startswith("Patient/"):
-            found += entries_of("reference", "Reference", "patient", reference)
-    found += entries_of("token", "Coding", "type", event.get("type"))
+            found += _entries("reference", "Reference", "patient", reference)
+    found += _entries("token", "Coding", "type", event.get("type"))
     return list(dict.fromkeys(found))
+
+
+_SEEN_ENTRIES: dict[tuple[str, str, str, object], tuple[IndexEntry, ...]] = {}
+_SEEN_LIMIT = 4096
+
+
+def _entries(param_type: str, fhir_type: str, code: str, value: Any) -> list[IndexEntry]:
+    """``entries_of``, remembered for values that are strings or flat objects of strings."""
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        key: tuple[str, str, str, object] = (param_type, fhir_type, code, tuple(value.items()))
+    elif isinstance(value, str):
+        key = (param_type, fhir_type, code, value)
+    else:
+        return entries_of(param_type, fhir_type, code, value)
+    found = _SEEN_ENTRIES.get(key)
+    if found is None:
+        if len(_SEEN_ENTRIES) >= _SEEN_LIMIT:
+            _SEEN_ENTRIES.clear()
+        found = _SEEN_ENTRIES[key] = tuple(entries_of(param_type, fhir_type, code, value))
+    return list(found)
 
 
 class AuditSink(Protocol):

@@ -72,3 +72,4 @@ class UriEntry:
 
 
 IndexEntry = StringEntry | TokenEntry | ReferenceEntry | DateEntry | QuantityEntry | UriEntry
+ENTRY_TYPES = (StringEntry, TokenEntry, ReferenceEntry, DateEntry, QuantityEntry, UriEntry)

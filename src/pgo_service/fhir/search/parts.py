@@ -17,15 +17,7 @@ import re
 from functools import cache
 from operator import attrgetter
 
-from .index import (
-    DateEntry,
-    IndexEntry,
-    QuantityEntry,
-    ReferenceEntry,
-    StringEntry,
-    TokenEntry,
-    UriEntry,
-)
+from .index import ENTRY_TYPES, IndexEntry
 from .params import SearchParam, search_params
 
 # A part's expression is the whole's followed by one element or by one filter.
@@ -84,10 +76,7 @@ def clear() -> None:
 
 
 # What an entry holds besides its parameter, by entry class.
-_VALUES = {
-    kind: attrgetter(*kind.__slots__[1:])
-    for kind in (StringEntry, TokenEntry, ReferenceEntry, DateEntry, QuantityEntry, UriEntry)
-}
+_VALUES = {kind: attrgetter(*kind.__slots__[1:]) for kind in ENTRY_TYPES}
 
 
 def without_parts(resource_type: str, entries: list[IndexEntry]) -> list[IndexEntry]:
