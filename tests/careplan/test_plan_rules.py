@@ -226,3 +226,40 @@ def test_concurrent_plans_for_one_client_make_exactly_one(live_server: str) -> N
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = sorted(pool.map(create, range(8)))
     assert statuses == [201] + [422] * 7
+
+
+def test_an_id_that_holds_a_bsn_is_refused(client: FhirClient) -> None:
+    from tests.support.bsn import make_bsn
+
+    bsn = make_bsn(7)
+    for resource_id in (bsn, f"client-{bsn}", f"{bsn}.a"):
+        body = {"resourceType": "Patient", "id": resource_id, "gender": "other"}
+        response = client.put(f"Patient/{resource_id}", body)
+        assert response.status_code == 400, resource_id
+        assert bsn not in response.text  # the refusal does not repeat it
+        assert response.json()["issue"][0]["expression"] == ["Patient.id"]
+        assert client.get(f"Patient/{resource_id}").status_code == 404
+    observation = {
+        "resourceType": "Observation",
+        "id": bsn,
+        "status": "final",
+        "code": {"text": "x"},
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": {"resourceType": "Patient"},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {"resource": observation, "request": {"method": "PUT", "url": f"Observation/{bsn}"}},
+        ],
+    }
+    assert client.post("", bundle).status_code == 400
+    assert client.get("Patient", params={"_summary": "count"}).json()["total"] == 0
+    # nine digits that fail the 11-test, or digits within a longer number, are no BSN
+    not_bsn = bsn[:8] + str((int(bsn[8]) + 1) % 10)
+    for resource_id in (not_bsn, f"1{bsn}"):
+        body = {"resourceType": "Patient", "id": resource_id}
+        assert client.put(f"Patient/{resource_id}", body).status_code == 201, resource_id

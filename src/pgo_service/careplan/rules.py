@@ -19,7 +19,7 @@ from ..fhir.search.execute import find_matches
 from ..fhir.search.normalize import date_range, from_micros
 from ..fhir.store import utc_now
 from . import codes
-from .bsn import is_valid_bsn
+from .bsn import contains_bsn, is_valid_bsn
 from .classify import (
     extension_value,
     has_role,
@@ -48,6 +48,14 @@ def careplan_rules(ctx: Context, change: Change) -> None:
     if body is None:
         return
     kind = change.resource_type
+    if change.current is None and contains_bsn(change.resource_id):
+        # A client chooses the id of what it creates with PUT; the id is in every URL
+        # of the resource, in logs and in references, where a BSN must never be.
+        raise FhirError(
+            Category.INVALID,
+            "A resource id must not be or hold a BSN (nine digits that pass the 11-test)",
+            expression=[f"{kind}.id"],
+        )
     _check_bsn(kind, body)
     check_same_client(ctx, kind, body)
     if is_zorgleefplan(kind, body):
