@@ -455,7 +455,7 @@ def test_a_token_endpoint_failing_at_the_callback_stores_nothing(
     http: TestClient, registered: Engine, anna: dict[str, str], faulty: FaultyAuthorizationServer
 ) -> None:
     for fault, status in (
-        ({"kind": "slow", "seconds": 3}, 502),
+        ({"kind": "slow", "seconds": 8}, 502),
         ({"kind": "status", "status": 500}, 502),
         ({"kind": "invalid_grant"}, 400),
     ):
@@ -463,7 +463,8 @@ def test_a_token_endpoint_failing_at_the_callback_stores_nothing(
         faulty.fault(fault)
         began = time.monotonic()
         answer = _callback(http, back)
-        assert time.monotonic() - began < 2.5
+        # the 1 s timeout ends the wait, well before the slow answer (room for a busy machine)
+        assert time.monotonic() - began < 5
         assert answer.status_code == status, answer.text
         assert _count(registered, sync_connection) == 0
         assert _callback(http, back).json()["error"] == "used_state"
