@@ -16,7 +16,7 @@ from ..db.models import search_reference
 from ..fhir.jsonio import parse_json
 from ..fhir.search.fhirpath import parse_reference
 from ..fhir.search.normalize import MAX_TIME, MIN_TIME
-from ..fhir.search.parts import searched_params
+from ..fhir.search.sql import param_is
 from ..fhir.store import ResourceStore, keys_among
 
 
@@ -45,7 +45,7 @@ def _referrers(
         select(sr.resource_id)
         .where(
             sr.resource_type == source_type,
-            sr.param.in_(searched_params(source_type, param)),
+            param_is(search_reference, source_type, param),
             keys_among(sr.target_type, sr.target_id, keys),
         )
         .distinct()
