@@ -31,11 +31,8 @@ def _is_part(part: SearchParam, whole: SearchParam) -> bool:
         return False
     if part.expression == whole.expression:
         return part.code < whole.code  # the same values: one of the two holds them
-    prefix, rest = (
-        part.expression[: len(whole.expression)],
-        part.expression[len(whole.expression) :],
-    )
-    return prefix == whole.expression and _RESTRICTION.fullmatch(rest) is not None
+    rest = part.expression[len(whole.expression) :]
+    return part.expression.startswith(whole.expression) and _RESTRICTION.fullmatch(rest) is not None
 
 
 @cache
