@@ -82,18 +82,23 @@ def db_engine(database_url: str) -> Iterator[Engine]:
 TEST_SECRET_KEY = "test-secret-key-of-the-suite"
 
 
-@pytest.fixture
-def app(db_engine: Engine) -> FastAPI:
-    settings = Settings(
-        database_url="unused://",
-        max_body_bytes=256 * 1024,
-        secret_key=TEST_SECRET_KEY,
-        dev_mode=True,
+def make_app(engine: Engine, **settings: object) -> FastAPI:
+    """The service as the tests run it, with ``settings`` changed."""
+    base: dict[str, object] = {
+        "database_url": "unused://",
+        "max_body_bytes": 256 * 1024,
+        "secret_key": TEST_SECRET_KEY,
+        "dev_mode": True,
         # A child process per test app would cost a second each; the process writer
         # has tests of its own (tests/consent/test_audit_process.py).
-        audit_writer="thread",
-    )
-    return create_app(settings, db_engine)
+        "audit_writer": "thread",
+    }
+    return create_app(Settings(**{**base, **settings}), engine)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def app(db_engine: Engine) -> FastAPI:
+    return make_app(db_engine)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from ..config import Settings
 from ..consent import AccessRecord, ConsentEnforcement, Requester
 from ..db.engine import transaction
 from ..fhir.capability import capability_statement
-from ..fhir.engine import handle, is_read_only
+from ..fhir.engine import handle, is_read_only, is_single_resource
 from ..fhir.errors import FhirError
 from ..fhir.exchange import FhirRequest, FhirResponse
 from ..fhir.interactions.context import Context, Operation, WriteRule
@@ -63,6 +63,10 @@ class FhirGateway:
         self.consent = ConsentEnforcement(engine, settings.sync_max_attempts, settings.audit_writer)
         self.rules = tuple(rules)
         self.operations = {op.name: op for op in operations}
+        self._single_resource_on_loop = (
+            settings.single_resource_on_loop and engine.dialect.name == "sqlite"
+        )
+        self._pooled_writes = 0  # only the event loop's thread counts
 
     def capabilities(self, request: Request) -> dict[str, Any]:
         extra = tuple((op.name, op.definition) for op in self.operations.values())
@@ -149,12 +153,34 @@ class FhirGateway:
                 request, path, self.base_url(request), self.settings.max_body_bytes
             )
             correlation_id = getattr(request.state, "correlation_id", None)
-            response, _principal = await run_in_threadpool(
-                self.run_as, fhir_request, token, correlation_id
-            )
+            if self._on_loop(fhir_request):
+                response, _principal = self.run_as(fhir_request, token, correlation_id)
+            else:
+                response = await self._in_pool(fhir_request, token, correlation_id)
         except FhirError as error:
             return error_response(error)
         return to_http(response, head=request.method == "HEAD")
+
+    def _on_loop(self, fhir_request: FhirRequest) -> bool:
+        if not (self._single_resource_on_loop and is_single_resource(fhir_request)):
+            return False
+        # A write on the loop that waited for the write lock a write in the pool holds
+        # (a transaction of a hundred entries holds it for a fifth of a second) would
+        # stop every request for as long; meanwhile writes go to the pool as well.
+        return self._pooled_writes == 0 or is_read_only(fhir_request)
+
+    async def _in_pool(
+        self, fhir_request: FhirRequest, token: str | None, correlation_id: str | None
+    ) -> FhirResponse:
+        write = not is_read_only(fhir_request)
+        self._pooled_writes += write
+        try:
+            response, _principal = await run_in_threadpool(
+                self.run_as, fhir_request, token, correlation_id
+            )
+        finally:
+            self._pooled_writes -= write
+        return response
 
 
 _BASE_URLS: dict[tuple[Any, ...], str] = {}

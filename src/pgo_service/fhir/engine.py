@@ -22,3 +22,19 @@ def is_read_only(request: FhirRequest) -> bool:
     if request.method in ("GET", "HEAD"):
         return True
     return request.method == "POST" and path.endswith("/_search")
+
+
+def is_single_resource(request: FhirRequest) -> bool:
+    """Read, vread, create, update, patch or delete of one resource by its id.
+
+    What these cost is bounded by one resource; a search, a history, a Bundle or an
+    operation may touch any number of them (a conditional update, patch or delete
+    searches first, so it is not one of these)."""
+    parts = [p for p in request.path.split("/") if p]
+    if not parts or parts[-1].startswith("$"):
+        return False
+    if len(parts) == 1:
+        return request.method == "POST"
+    if len(parts) == 2:
+        return not parts[1].startswith("_")
+    return len(parts) == 4 and parts[2] == "_history" and request.method in ("GET", "HEAD")
