@@ -2,8 +2,9 @@
 ``GET /fhir/{type}/{id}`` from the service's database.
 
 A bare Starlette app with one route. It opens its connection exactly as the service
-does (``make_engine`` and a read ``transaction``), runs the database work in the
-thread pool as the service does, selects the stored ``content`` bytes of the current
+does (``make_engine`` and a read ``transaction``), runs the database work where the
+service runs a read (on the event loop on SQLite, in the thread pool on PostgreSQL;
+``PGO_SINGLE_RESOURCE_ON_LOOP``), selects the stored ``content`` bytes of the current
 version and returns them unchanged. Served by uvicorn with the settings of
 ``pgo-service serve``: as many server processes as it is given, no access log.
 """
@@ -32,6 +33,7 @@ FHIR_JSON = "application/fhir+json; charset=utf-8"
 
 def create_app(engine: Engine) -> Starlette:
     statement = select(resource.c.content)
+    on_loop = engine.dialect.name == "sqlite"
 
     def fetch(resource_type: str, resource_id: str) -> bytes | None:
         with transaction(engine, write=False) as conn:
@@ -44,7 +46,11 @@ def create_app(engine: Engine) -> Starlette:
 
     async def read(request: Request) -> Response:
         params = request.path_params
-        content = await run_in_threadpool(fetch, params["resource_type"], params["resource_id"])
+        resource_type, resource_id = params["resource_type"], params["resource_id"]
+        if on_loop:
+            content = fetch(resource_type, resource_id)
+        else:
+            content = await run_in_threadpool(fetch, resource_type, resource_id)
         if content is None:
             return Response(status_code=404)
         return Response(content, media_type=FHIR_JSON)
