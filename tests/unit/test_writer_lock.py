@@ -91,3 +91,41 @@ def test_write_transactions_of_two_engines_on_one_file_take_turns(tmp_path: Path
     with transaction(first, write=False) as conn:
         assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 200
     assert (tmp_path / "pgo.sqlite3-writer").exists()
+
+
+_HOLD_UNTIL_TOLD = """
+import sys
+from pgo_service.db.engine import WriterLock
+with WriterLock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_acquire_now_takes_only_a_free_lock_and_never_waits(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.sqlite3-writer")
+    lock = WriterLock(path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_UNTIL_TOLD, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert lock.acquire_now() is False  # another process holds it
+    finally:
+        holder.stdin.write("done\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert lock.acquire_now() is True
+    with lock:  # re-entrant in the thread that holds it
+        pass
+    taken_by_other_thread: list[bool] = []
+    other = threading.Thread(target=lambda: taken_by_other_thread.append(lock.acquire_now()))
+    other.start()
+    other.join(timeout=5)
+    assert taken_by_other_thread == [False]
+    lock.release()
+    assert WriterLock(path).acquire_now() is True  # released for other holders too

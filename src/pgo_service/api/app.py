@@ -112,6 +112,7 @@ def create_app(
     app.state.engine = engine
     app.state.settings = settings
     app.state.oauth = oauth
+    app.state.gateway = gateway
     fhir_router = build_router(gateway)
     app.add_middleware(FhirDispatch, routes=fhir_router.routes)  # inside the correlation id
     app.add_middleware(CorrelationIdMiddleware)

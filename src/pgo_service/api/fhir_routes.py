@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.responses import Response
 from .. import careplan
 from ..config import Settings
 from ..consent import AccessRecord, ConsentEnforcement, Requester
-from ..db.engine import transaction
+from ..db.engine import transaction, writer_lock_if_free
 from ..fhir.capability import capability_statement
 from ..fhir.engine import handle, is_read_only, is_single_resource
 from ..fhir.errors import FhirError
@@ -45,6 +46,13 @@ class ResourceTypeConvertor(Convertor[str]):
 register_url_convertor("fhirtype", ResourceTypeConvertor())
 
 
+# How long a write waits for the write lock on the loop, looking again at these
+# intervals, before it waits in the pool (where threads that block on the lock could
+# otherwise always take it first).
+_LOOP_WRITE_PATIENCE_SECONDS = 1.0
+_LOOP_WRITE_RETRY_SECONDS = 0.001
+
+
 class FhirGateway:
     """Opens the one transaction of a request and runs the engine inside it."""
 
@@ -66,7 +74,6 @@ class FhirGateway:
         self._single_resource_on_loop = (
             settings.single_resource_on_loop and engine.dialect.name == "sqlite"
         )
-        self._pooled_writes = 0  # only the event loop's thread counts
 
     def capabilities(self, request: Request) -> dict[str, Any]:
         extra = tuple((op.name, op.definition) for op in self.operations.values())
@@ -91,11 +98,11 @@ class FhirGateway:
     def run_as(
         self, fhir_request: FhirRequest, token: str | None, correlation_id: str | None = None
     ) -> tuple[FhirResponse, Principal | None]:
-        if fhir_request.path.strip("/").startswith("AuditEvent"):
+        if _touches_audit_trail(fhir_request):
             self.consent.audit.flush()  # the trail a client reads includes this moment
         write = not is_read_only(fhir_request)
-        if write and (token is not None or self.access is None):
-            prepare(fhir_request)
+        if write:
+            self._prepare(fhir_request, token)
         principal: Principal | None = None
         ctx: Context | None = None
         try:
@@ -123,6 +130,10 @@ class FhirGateway:
         if principal is not None:
             self._audit(fhir_request, principal, ctx, correlation_id, None)
         return response, principal
+
+    def _prepare(self, fhir_request: FhirRequest, token: str | None) -> None:
+        if fhir_request.checked is None and (token is not None or self.access is None):
+            prepare(fhir_request)
 
     def _audit(
         self,
@@ -153,34 +164,54 @@ class FhirGateway:
                 request, path, self.base_url(request), self.settings.max_body_bytes
             )
             correlation_id = getattr(request.state, "correlation_id", None)
-            if self._on_loop(fhir_request):
-                response, _principal = self.run_as(fhir_request, token, correlation_id)
+            if self._runs_on_loop(fhir_request):
+                response = await self._on_loop(fhir_request, token, correlation_id)
             else:
                 response = await self._in_pool(fhir_request, token, correlation_id)
         except FhirError as error:
             return error_response(error)
         return to_http(response, head=request.method == "HEAD")
 
-    def _on_loop(self, fhir_request: FhirRequest) -> bool:
-        if not (self._single_resource_on_loop and is_single_resource(fhir_request)):
-            return False
-        # A write on the loop that waited for the write lock a write in the pool holds
-        # (a transaction of a hundred entries holds it for a fifth of a second) would
-        # stop every request for as long; meanwhile writes go to the pool as well.
-        return self._pooled_writes == 0 or is_read_only(fhir_request)
+    def _runs_on_loop(self, fhir_request: FhirRequest) -> bool:
+        return (
+            self._single_resource_on_loop
+            and is_single_resource(fhir_request)
+            # the audit trail is read once the audit writer has caught up: a wait
+            and not _touches_audit_trail(fhir_request)
+        )
+
+    async def _on_loop(
+        self, fhir_request: FhirRequest, token: str | None, correlation_id: str | None
+    ) -> FhirResponse:
+        if is_read_only(fhir_request):  # SQLite's readers never wait for its writer
+            return self.run_as(fhir_request, token, correlation_id)[0]
+        self._prepare(fhir_request, token)
+        # The write lock may be held by someone else (a Bundle in the pool, the audit
+        # writer, another server process): waiting for it on the loop would stop every
+        # request, so the loop looks again between others until it is free. Handing
+        # the write to the pool instead would have the next one find the lock held by
+        # that thread, and the next: all writes would end up in the pool.
+        patience = asyncio.get_running_loop().time() + _LOOP_WRITE_PATIENCE_SECONDS
+        while True:
+            with writer_lock_if_free(self.engine) as held:
+                if held:
+                    return self.run_as(fhir_request, token, correlation_id)[0]
+            if asyncio.get_running_loop().time() > patience:
+                break
+            await asyncio.sleep(_LOOP_WRITE_RETRY_SECONDS)
+        return await self._in_pool(fhir_request, token, correlation_id)
 
     async def _in_pool(
         self, fhir_request: FhirRequest, token: str | None, correlation_id: str | None
     ) -> FhirResponse:
-        write = not is_read_only(fhir_request)
-        self._pooled_writes += write
-        try:
-            response, _principal = await run_in_threadpool(
-                self.run_as, fhir_request, token, correlation_id
-            )
-        finally:
-            self._pooled_writes -= write
+        response, _principal = await run_in_threadpool(
+            self.run_as, fhir_request, token, correlation_id
+        )
         return response
+
+
+def _touches_audit_trail(fhir_request: FhirRequest) -> bool:
+    return fhir_request.path.strip("/").startswith("AuditEvent")
 
 
 _BASE_URLS: dict[tuple[Any, ...], str] = {}

@@ -101,20 +101,42 @@ class WriterLock:
         self._threads.acquire()
         if self._depth == 0 and self.path is not None:
             try:
-                if self._fd is None:
-                    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-                    self._fd = os.open(self.path, flags, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
             except BaseException:
                 self._threads.release()
                 raise
         self._depth += 1
 
-    def __exit__(self, *_exc: object) -> None:
+    def acquire_now(self) -> bool:
+        """Take the lock if it is free this instant; False, without waiting, if not."""
+        if not self._threads.acquire(blocking=False):
+            return False
+        if self._depth == 0 and self.path is not None:
+            try:
+                fcntl.flock(self._descriptor(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._threads.release()
+                return False
+            except BaseException:
+                self._threads.release()
+                raise
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+    def _descriptor(self) -> int:
+        assert self.path is not None
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._fd
 
     def __del__(self) -> None:
         if self._fd is not None:
@@ -137,11 +159,32 @@ def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
     """The lock every writer of the engine's database takes first (SQLite only)."""
     if not is_sqlite(engine):
         return nullcontext()
+    return _writer_of(engine)
+
+
+def _writer_of(engine: Engine) -> WriterLock:
     with _WRITERS_GUARD:
         found = _WRITERS.get(engine)
         if found is None:
             found = _WRITERS[engine] = WriterLock(writer_lock_path(engine))
         return found
+
+
+@contextmanager
+def writer_lock_if_free(engine: Engine) -> Iterator[bool]:
+    """Hold the write lock for the block if no one holds it now, without waiting;
+    yields whether it is held (always true where there is none: PostgreSQL)."""
+    if not is_sqlite(engine):
+        yield True
+        return
+    lock = _writer_of(engine)
+    if not lock.acquire_now():
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 @contextmanager
