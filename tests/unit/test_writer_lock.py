@@ -68,6 +68,7 @@ def test_only_database_files_get_a_lock_file(tmp_path: Path) -> None:
     assert writer_lock_path(make_engine("sqlite://")) is None
     memory_uri = "sqlite:///file:shared?mode=memory&cache=shared&uri=true"
     assert writer_lock_path(create_engine(memory_uri, poolclass=NullPool)) is None
+    assert writer_lock_path(create_engine("postgresql+psycopg://u@127.0.0.1/pgo")) is None
 
 
 def test_write_transactions_of_two_engines_on_one_file_take_turns(tmp_path: Path) -> None:

@@ -144,7 +144,10 @@ class WriterLock:
 
 
 def writer_lock_path(engine: Engine) -> str | None:
-    """The file the writers of a SQLite database file lock (none for memory or URIs)."""
+    """The file the writers of a SQLite database file lock (none for memory, URIs or
+    other databases)."""
+    if not is_sqlite(engine):
+        return None
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
