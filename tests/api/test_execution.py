@@ -3,8 +3,6 @@ event loop, everything else (and everything on PostgreSQL) in the thread pool.""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +21,7 @@ from pgo_service.db.engine import writer_lock, writer_lock_path
 from pgo_service.fhir.engine import is_single_resource
 from pgo_service.fhir.exchange import FhirRequest
 from tests.support.fhirclient import FhirClient
+from tests.support.lock_holder import write_lock_held_elsewhere
 
 from ..conftest import make_app
 from .builders import careplan, patient
@@ -202,15 +201,6 @@ def test_a_write_waits_off_the_loop_while_a_bundle_holds_the_write_lock(
     assert went_after == {"create": not on_sqlite, "read": not on_sqlite}
 
 
-_HOLDER = """
-import sys
-from pgo_service.db.engine import WriterLock
-with WriterLock(sys.argv[1]):
-    print("held", flush=True)
-    sys.stdin.readline()
-"""
-
-
 def test_a_write_on_the_loop_takes_the_lock_another_process_gives_up(
     app: FastAPI, live_server: str, db_engine: Engine, pooled: list[str]
 ) -> None:
@@ -223,27 +213,14 @@ def test_a_write_on_the_loop_takes_the_lock_another_process_gives_up(
     with httpx.Client(base_url=live_server, timeout=30, headers=_JSON) as http:
         pid = http.post("/fhir/Patient", json=patient()).json()["id"]
         app.state.gateway.consent.audit.flush()
-        holder = subprocess.Popen(
-            [sys.executable, "-c", _HOLDER, path],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert holder.stdin is not None and holder.stdout is not None
-        try:
-            assert holder.stdout.readline().strip() == "held"
-            with ThreadPoolExecutor(max_workers=1) as background:
-                create = background.submit(http.post, "/fhir/Patient", json=patient())
-                time.sleep(0.1)
-                read = http.get(f"/fhir/Patient/{pid}")  # answered while the create waits
-                assert read.status_code == 200
-                assert not create.done()
-                holder.stdin.write("done\n")
-                holder.stdin.flush()
-                assert create.result().status_code == 201
-        finally:
-            holder.stdin.close()
-            holder.wait(timeout=30)
+        with write_lock_held_elsewhere(path) as let_go, ThreadPoolExecutor(1) as background:
+            create = background.submit(http.post, "/fhir/Patient", json=patient())
+            time.sleep(0.1)
+            read = http.get(f"/fhir/Patient/{pid}")  # answered while the create waits
+            assert read.status_code == 200
+            assert not create.done()
+            let_go()
+            assert create.result().status_code == 201
     assert pooled == []
 
 

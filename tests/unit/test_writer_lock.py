@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
+from tests.support.lock_holder import write_lock_held_elsewhere
 
 from pgo_service.db.engine import WriterLock, make_engine, transaction, writer_lock_path
 
@@ -94,32 +95,11 @@ def test_write_transactions_of_two_engines_on_one_file_take_turns(tmp_path: Path
     assert (tmp_path / "pgo.sqlite3-writer").exists()
 
 
-_HOLD_UNTIL_TOLD = """
-import sys
-from pgo_service.db.engine import WriterLock
-with WriterLock(sys.argv[1]):
-    print("held", flush=True)
-    sys.stdin.readline()
-"""
-
-
 def test_acquire_now_takes_only_a_free_lock_and_never_waits(tmp_path: Path) -> None:
     path = str(tmp_path / "db.sqlite3-writer")
     lock = WriterLock(path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_UNTIL_TOLD, path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdin is not None and holder.stdout is not None
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with write_lock_held_elsewhere(path):
         assert lock.acquire_now() is False  # another process holds it
-    finally:
-        holder.stdin.write("done\n")
-        holder.stdin.close()
-        holder.wait(timeout=30)
     assert lock.acquire_now() is True
     with lock:  # re-entrant in the thread that holds it
         pass

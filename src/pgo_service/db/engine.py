@@ -98,23 +98,19 @@ class WriterLock:
         self._depth = 0
 
     def __enter__(self) -> None:
-        self._threads.acquire()
-        if self._depth == 0 and self.path is not None:
-            try:
-                fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
-            except BaseException:
-                self._threads.release()
-                raise
-        self._depth += 1
+        self._acquire(wait=True)
 
     def acquire_now(self) -> bool:
         """Take the lock if it is free this instant; False, without waiting, if not."""
-        if not self._threads.acquire(blocking=False):
+        return self._acquire(wait=False)
+
+    def _acquire(self, *, wait: bool) -> bool:
+        if not self._threads.acquire(blocking=wait):
             return False
         if self._depth == 0 and self.path is not None:
             try:
-                fcntl.flock(self._descriptor(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                fcntl.flock(self._descriptor(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:  # held by another process, and told not to wait
                 self._threads.release()
                 return False
             except BaseException:
