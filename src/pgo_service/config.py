@@ -48,12 +48,12 @@ class Settings(BaseSettings):
     # thread of it ("thread": no extra process, at the cost of the requests' latency).
     audit_writer: Literal["process", "thread"] = "process"
     # On SQLite, a request on one resource (create, or read, vread, update, patch or
-    # delete by id) runs on the server's event loop instead of its thread pool: it
-    # holds the interpreter a few milliseconds, and in a thread that competes with the
-    # loop for the interpreter it costs about half as much again. Searches, histories,
-    # Bundles and operations, whose cost has no such bound, stay in the pool, as every
-    # request does on PostgreSQL, where a thread lets the others run while it waits
-    # for the database's answers.
+    # delete by id; a body of up to 16 kB) runs on the server's event loop instead of
+    # its thread pool: it holds the interpreter a few milliseconds, and in a thread that
+    # competes with the loop for the interpreter it costs about half as much again.
+    # Searches, histories, Bundles, operations and larger bodies, whose cost has no such
+    # bound, stay in the pool, as every request does on PostgreSQL, where a thread lets
+    # the others run while it waits for the database's answers.
     single_resource_on_loop: bool = True
     # HTTP server processes `serve` starts (`--workers`); each runs the whole API on
     # the one database, so the service uses more than one core.

@@ -250,6 +250,25 @@ def _where_they_go(http: httpx.Client, pid: str, pooled: list[str]) -> dict[str,
     return went
 
 
+def test_a_large_body_is_checked_in_the_pool(
+    db_engine: Engine, pooled: list[str], client_of: Callable[[FastAPI], FhirClient]
+) -> None:
+    """Validating a large resource holds the interpreter long: not on the loop."""
+    client = client_of(make_app(db_engine))
+    names = [{"family": f"Naam {i}", "given": ["Jan", "Piet"]} for i in range(600)]
+    large = client.post("Patient", patient(name=names))
+    assert large.status_code == 201, large.text
+    assert int(large.request.headers["content-length"]) > 16 * 1024
+    assert pooled == ["POST Patient"]
+    read = client.get(f"Patient/{large.json()['id']}")
+    assert read.status_code == 200
+    small = client.post("Patient", patient())
+    assert small.status_code == 201
+    on_sqlite = db_engine.dialect.name == "sqlite"
+    others = [] if on_sqlite else ["GET Patient", "POST Patient"]  # PostgreSQL: all pooled
+    assert [p.split("/")[0] for p in pooled] == ["POST Patient", *others]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "single"),
     [
