@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ..db.errors import log_failure
+from ..careplan.bsn import mask_bsns
+from ..db.errors import describe_failure, log_failure
 from ..fhir.errors import Category, FhirError
 from ..fhir.jsonio import dump_json
 from .responses import FHIR_JSON
@@ -56,11 +57,33 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    log_failure(log, "unhandled error on %s %s", request.method, request.url.path, exc=exc)
+    path = mask_bsns(request.url.path)  # a client may put one in a path
+    log_failure(log, "unhandled error on %s %s", request.method, path, exc=exc)
     return error_response(FhirError(Category.INTERNAL, "Internal server error"))
 
 
+class FailureWithoutText(logging.Filter):
+    """Starlette raises an unexpected exception again after its handler has answered, and
+    uvicorn logs it with its message, which can hold resource content (a database's
+    "Failing row contains (...)"): the record keeps its kind and stack only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            record.msg = f"{record.getMessage()}: {describe_failure(exc)}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_UVICORN_FAILURES = FailureWithoutText()
+
+
 def register_error_handlers(app: FastAPI) -> None:
+    server_log = logging.getLogger("uvicorn.error")
+    if _UVICORN_FAILURES not in server_log.filters:
+        server_log.addFilter(_UVICORN_FAILURES)
     app.add_exception_handler(FhirError, _on_fhir_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

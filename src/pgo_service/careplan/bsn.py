@@ -20,3 +20,9 @@ def is_valid_bsn(value: str) -> bool:
 def contains_bsn(value: str) -> bool:
     """Whether ``value`` holds nine digits on their own that pass the 11-test."""
     return any(is_valid_bsn(digits) for digits in _NINE_DIGITS.findall(value))
+
+
+def mask_bsns(value: str) -> str:
+    """``value`` with every BSN in it (nine digits on their own passing the 11-test)
+    replaced by asterisks."""
+    return _NINE_DIGITS.sub(lambda m: "*" * 9 if is_valid_bsn(m.group()) else m.group(), value)

@@ -27,7 +27,11 @@ def describe_error(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def describe_failure(exc: BaseException) -> str:
+    """The error's kind and the stack it came up, without its text."""
+    return describe_error(exc) + "\n" + "".join(traceback.format_tb(exc.__traceback__))
+
+
 def log_failure(log: logging.Logger, message: str, *args: object, exc: BaseException) -> None:
     """``log.exception`` without the exception's text: its kind and the stack."""
-    stack = "".join(traceback.format_tb(exc.__traceback__))
-    log.error(message + ": %s\n%s", *args, describe_error(exc), stack)
+    log.error(message + ": %s", *args, describe_failure(exc))
