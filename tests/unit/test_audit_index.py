@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pgo_service import careplan, consent
-from pgo_service.consent.audit import AccessRecord, events, index_entries
+from pgo_service.consent.audit import AccessRecord, compartment, events, index_entries
+from pgo_service.fhir.compartment import patient_compartment
 from pgo_service.fhir.search.extract import extract
 from pgo_service.fhir.search.index import ON_RESOURCE_TABLE, ReferenceEntry
 from pgo_service.fhir.store import format_instant
@@ -53,6 +54,7 @@ def test_the_audit_index_is_what_extraction_finds(record: AccessRecord, offset: 
         document = {**event, "id": "a1", "meta": meta}
         stored = [e for e in extract("AuditEvent", document) if e.param not in ON_RESOURCE_TABLE]
         assert Counter(index_entries(document)) == Counter(stored)
+        assert compartment(document) == patient_compartment("AuditEvent", document)
 
 
 def test_a_patient_actor_is_indexed_as_the_patient() -> None:

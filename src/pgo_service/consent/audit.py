@@ -25,8 +25,10 @@ from ..auth.audit import agents
 from ..db.checkpoint import Checkpointer
 from ..db.engine import transaction
 from ..db.errors import log_failure
+from ..fhir.compartment import relative_patient_id
 from ..fhir.search.extract import entries_of
-from ..fhir.search.index import IndexEntry
+from ..fhir.search.fhirpath import parse_reference
+from ..fhir.search.index import IndexEntry, ReferenceEntry
 from ..fhir.store import NewRows, ResourceStore, format_instant, ordered_id
 
 log = logging.getLogger(__name__)
@@ -127,18 +129,43 @@ def index_entries(event: dict[str, Any]) -> list[IndexEntry]:
     whos = [agent["who"] for agent in event.get("agent") or () if "who" in agent]
     whats = [entity["what"] for entity in event.get("entity") or () if "what" in entity]
     for who in whos:
-        found += _entries("reference", "Reference", "agent", who)
+        found += _reference_entries("agent", who)
     found += entries_of("date", "instant", "date", event.get("recorded"))
     for what in whats:
-        found += _entries("reference", "Reference", "entity", what)
+        found += _reference_entries("entity", what)
     for entity in event.get("entity") or ():
         found += _entries("token", "Coding", "entity-role", entity.get("role"))
     found += _entries("token", "code", "outcome", event.get("outcome"))
     for reference in (*whos, *whats):
         if str(reference.get("reference", "")).startswith("Patient/"):
-            found += _entries("reference", "Reference", "patient", reference)
+            found += _reference_entries("patient", reference)
     found += _entries("token", "Coding", "type", event.get("type"))
     return list(dict.fromkeys(found))
+
+
+def compartment(event: dict[str, Any]) -> str | None:
+    """The patient compartment of an event built by ``events``, as
+    ``patient_compartment`` finds it through the 'patient' parameter (the first Patient
+    an agent or an entity names) without evaluating that parameter's expression."""
+    agents_ = (agent.get("who") for agent in event.get("agent") or ())
+    entities = (entity.get("what") for entity in event.get("entity") or ())
+    for reference in (*agents_, *entities):
+        patient_id = relative_patient_id(reference)
+        if patient_id is not None:
+            return patient_id
+    return None
+
+
+def _reference_entries(code: str, value: dict[str, Any]) -> list[IndexEntry]:
+    """A plain relative reference (``Type/id``: what ``events`` names a resource by)
+    makes its entry directly; each resource's own would only crowd the remembered ones
+    out. Anything else goes the general way."""
+    literal = value.get("reference")
+    if len(value) == 1 and isinstance(literal, str) and literal.count("/") == 1:
+        target = parse_reference(literal)
+        if target is not None:
+            return [ReferenceEntry(code, target[0], target[1], None, None, None)]
+    return _entries("reference", "Reference", code, value)
 
 
 _SEEN_ENTRIES: dict[tuple[str, str, str, object], tuple[IndexEntry, ...]] = {}
@@ -146,19 +173,35 @@ _SEEN_LIMIT = 4096
 
 
 def _entries(param_type: str, fhir_type: str, code: str, value: Any) -> list[IndexEntry]:
-    """``entries_of``, remembered for values that are strings or flat objects of strings."""
-    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-        key: tuple[str, str, str, object] = (param_type, fhir_type, code, tuple(value.items()))
-    elif isinstance(value, str):
-        key = (param_type, fhir_type, code, value)
-    else:
+    """``entries_of``, remembered for values made of strings (an agent's identifier is
+    an object in an object)."""
+    if value is None:
+        return []
+    frozen = _frozen(value)
+    if frozen is None:
         return entries_of(param_type, fhir_type, code, value)
+    key = (param_type, fhir_type, code, frozen)
     found = _SEEN_ENTRIES.get(key)
     if found is None:
         if len(_SEEN_ENTRIES) >= _SEEN_LIMIT:
             _SEEN_ENTRIES.clear()
         found = _SEEN_ENTRIES[key] = tuple(entries_of(param_type, fhir_type, code, value))
     return list(found)
+
+
+def _frozen(value: Any, depth: int = 0) -> object | None:
+    """A hashable copy of a string or an object of strings and such objects, else None."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict) or depth > 1:
+        return None
+    items = []
+    for name, member in value.items():
+        frozen = _frozen(member, depth + 1)
+        if frozen is None:
+            return None
+        items.append((name, frozen))
+    return tuple(items)
 
 
 class AuditSink(Protocol):
@@ -255,7 +298,8 @@ def write_events(engine: Engine, batch: Iterable[dict[str, Any]]) -> None:
     if not batch:
         return
     try:
-        rows = NewRows.of("AuditEvent", ((ordered_id(), e) for e in batch), index_entries)
+        bodies = ((ordered_id(), e) for e in batch)
+        rows = NewRows.of("AuditEvent", bodies, index_entries, compartment=compartment)
         with transaction(engine) as conn:
             ResourceStore(conn).insert_new(rows)
     except Exception as exc:

@@ -23,7 +23,7 @@ def patient_compartment(resource_type: str, resource: dict[str, Any]) -> str | N
         return own_id if isinstance(own_id, str) and own_id else None
     for path in _paths(resource_type):
         for value, _type in path.evaluate(resource):
-            patient_id = _relative_patient_id(value)
+            patient_id = relative_patient_id(value)
             if patient_id is not None:
                 return patient_id
     return None
@@ -51,7 +51,8 @@ def _paths(resource_type: str) -> tuple[CompiledPath, ...]:
     return tuple(paths)
 
 
-def _relative_patient_id(value: Any) -> str | None:
+def relative_patient_id(value: Any) -> str | None:
+    """The id of the Patient a Reference names by a relative literal, else None."""
     if not isinstance(value, dict):
         return None
     literal = value.get("reference")
