@@ -56,6 +56,7 @@ class Plan:
     create_workers: int  # create is measured once more with ours in this many (0: not)
     warmup: float
     duration: float
+    read_rounds: int  # ours and the ceiling read in this many turns each (see alternate)
     search_warmup: float
     search_duration: float
     transaction_runs: int
@@ -110,6 +111,21 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[rank]
 
 
+@dataclass
+class LoadWindow:
+    """What one stretch of load on one server gave, before it is summarised."""
+
+    server: ManagedServer
+    latencies: list[float]
+    errors: int
+    error_sample: str | None
+    seconds: float  # from the first load generator's window start to the last one's end
+    wall: float  # the server's CPU was read over this many seconds
+    server_cpu_s: float
+    client_cpu_s: float
+    machine_cpu_s: float
+
+
 def run_load(
     name: str,
     server: ManagedServer,
@@ -127,6 +143,41 @@ def run_load(
     processes: int | None = None,
 ) -> Measurement:
     """Drive ``server`` from separate load-generator processes and summarise."""
+    window = drive(
+        name,
+        server,
+        method=method,
+        paths=paths,
+        plan=plan,
+        concurrency=concurrency,
+        warmup=warmup,
+        duration=duration,
+        bodies=bodies,
+        expect=expect,
+        warmup_requests=warmup_requests,
+        max_requests=max_requests,
+        processes=processes,
+    )
+    return summarise(name, concurrency, [window])
+
+
+def drive(
+    name: str,
+    server: ManagedServer,
+    *,
+    method: str,
+    paths: list[str],
+    plan: Plan,
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    bodies: list[str] | None = None,
+    expect: tuple[int, ...] = (200,),
+    warmup_requests: int = 0,
+    max_requests: int = 0,
+    processes: int | None = None,
+) -> LoadWindow:
+    """One stretch of load on ``server`` from separate load-generator processes."""
     SPEC_DIR.mkdir(parents=True, exist_ok=True)
     processes = max(1, min(processes or plan.client_processes, concurrency))
     bodies_file = None
@@ -175,8 +226,8 @@ def run_load(
         if sys.exc_info()[0] is not subprocess.TimeoutExpired:
             raise
     wall = max(1e-9, time.perf_counter() - wall_before)
-    server_cpu = (server.cpu_seconds() - cpu_before) / wall
-    machine_cpu = (machine_busy_seconds() - busy_before) / wall
+    server_cpu_s = server.cpu_seconds() - cpu_before
+    machine_cpu_s = machine_busy_seconds() - busy_before
     latencies: list[float] = []
     errors = 0
     error_sample = None
@@ -196,7 +247,30 @@ def run_load(
         ends.append(result["window_end"])
         client_cpu_s += result["client_cpu_s"]
     latencies.sort()
-    seconds = (max(ends) - min(starts)) if starts else 0.0
+    return LoadWindow(
+        server=server,
+        latencies=latencies,
+        errors=errors,
+        error_sample=error_sample,
+        seconds=(max(ends) - min(starts)) if starts else 0.0,
+        wall=wall,
+        server_cpu_s=server_cpu_s,
+        client_cpu_s=client_cpu_s,
+        machine_cpu_s=machine_cpu_s,
+    )
+
+
+def summarise(name: str, concurrency: int, windows: list[LoadWindow]) -> Measurement:
+    """One measurement of one or more windows of the same load on the same server."""
+    server = windows[0].server
+    latencies = sorted(value for window in windows for value in window.latencies)
+    errors = sum(window.errors for window in windows)
+    error_sample = next((w.error_sample for w in windows if w.error_sample), None)
+    seconds = sum(window.seconds for window in windows)
+    wall = max(1e-9, sum(window.wall for window in windows))
+    server_cpu = sum(window.server_cpu_s for window in windows) / wall
+    machine_cpu = sum(window.machine_cpu_s for window in windows) / wall
+    client_cpu_s = sum(window.client_cpu_s for window in windows)
     measurement = Measurement(
         name=name,
         target=server.name,
@@ -218,6 +292,10 @@ def run_load(
         ),
         error_sample=error_sample,
     )
+    if len(windows) > 1:
+        measurement.extra["rounds_rps"] = [
+            round(len(w.latencies) / w.seconds, 1) if w.seconds > 0 else 0.0 for w in windows
+        ]
     print(
         f"  {server.name:<8} {name:<28} {measurement.throughput_rps:>8.1f} req/s  "
         f"p50 {measurement.p50_ms:>8.2f} ms  p95 {measurement.p95_ms:>8.2f} ms  "
@@ -443,6 +521,31 @@ def search_scenarios(
     return found
 
 
+def alternate(
+    name: str, servers: list[ManagedServer], paths: list[str], plan: Plan
+) -> list[Measurement]:
+    """GETs of ``paths`` on each server in turn, ``plan.read_rounds`` times, each for its
+    share of ``plan.duration``. The machine's speed drifts by a fifth within an hour:
+    one stretch on each server would compare the drift along with the servers."""
+    windows: list[list[LoadWindow]] = [[] for _ in servers]
+    rounds = max(1, plan.read_rounds)
+    for turn in range(rounds):
+        for server, taken in zip(servers, windows, strict=True):
+            taken.append(
+                drive(
+                    name,
+                    server,
+                    method="GET",
+                    paths=paths,
+                    plan=plan,
+                    concurrency=plan.concurrency,
+                    warmup=plan.warmup if turn == 0 else min(plan.warmup, 1.0),
+                    duration=plan.duration / rounds,
+                )
+            )
+    return [summarise(name, plan.concurrency, taken) for taken in windows]
+
+
 def create_load(
     name: str, server: ManagedServer, prefix: str, expect: tuple[int, ...], plan: Plan
 ) -> Measurement:
@@ -480,27 +583,8 @@ def run_ours(plan: Plan, results: dict[str, Any]) -> None:
     with ours_server("ours", database, plan.workers) as server:
         ours["startup_s"] = round(server.startup_s, 2)
         ours["search"] = {str(plan.largest): search_scenarios(server, "/fhir", plan.largest, plan)}
-        ours["read"] = run_load(
-            "read-by-id",
-            server,
-            method="GET",
-            paths=paths,
-            plan=plan,
-            concurrency=plan.concurrency,
-            warmup=plan.warmup,
-            duration=plan.duration,
-        )
         with ceiling_server(database, plan.workers) as top:
-            ceiling["read"] = run_load(
-                "read-by-id",
-                top,
-                method="GET",
-                paths=paths,
-                plan=plan,
-                concurrency=plan.concurrency,
-                warmup=plan.warmup,
-                duration=plan.duration,
-            )
+            ours["read"], ceiling["read"] = alternate("read-by-id", [server, top], paths, plan)
         ours["create"] = create_load("create-patient", server, "/fhir", (201,), plan)
         transaction = run_load(
             f"transaction-{plan.transaction_entries}",
@@ -809,6 +893,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             create_workers=_cores(),
             warmup=1.0,
             duration=4.0,
+            read_rounds=2,
             search_warmup=0.5,
             search_duration=3.0,
             transaction_runs=10,
@@ -826,6 +911,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             create_workers=_cores(),
             warmup=3.0,
             duration=10.0,
+            read_rounds=4,
             search_warmup=1.0,
             search_duration=8.0,
             transaction_runs=30,
@@ -836,7 +922,15 @@ def make_plan(args: argparse.Namespace) -> Plan:
         )
     if args.sizes:
         plan.sizes = sorted({int(size) for size in args.sizes.split(",")})
-    options = ("concurrency", "client_processes", "workers", "create_workers", "duration", "warmup")
+    options = (
+        "concurrency",
+        "client_processes",
+        "workers",
+        "create_workers",
+        "duration",
+        "warmup",
+        "read_rounds",
+    )
     for name in options:
         if getattr(args, name) is not None:
             setattr(plan, name, getattr(args, name))
@@ -860,6 +954,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--duration", type=float, help="measured seconds per load scenario")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per load scenario")
+    parser.add_argument(
+        "--read-rounds", type=int, help="turns in which ours and the ceiling read (4; quick 2)"
+    )
     parser.add_argument("--skip-peer", action="store_true", help="do not run fhirstarter")
     args = parser.parse_args(argv)
     plan = make_plan(args)
