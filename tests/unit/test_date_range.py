@@ -67,7 +67,9 @@ def test_a_day_a_month_and_a_year(day: date) -> None:
     next_day = _micros(midnight) + 86_400_000_000 - 1
     assert date_range(day.isoformat()) == (_micros(midnight), min(next_day, MAX_TIME))
     first = midnight.replace(day=1)
-    after = (first + timedelta(days=32)).replace(day=1) if day.year < 9999 or day.month < 12 else None
+    after = (
+        (first + timedelta(days=32)).replace(day=1) if day.year < 9999 or day.month < 12 else None
+    )
     month_end = _micros(after) - 1 if after else MAX_TIME
     assert date_range(day.isoformat()[:7]) == (_micros(first), month_end)
     year = first.replace(month=1)

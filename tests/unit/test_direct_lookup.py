@@ -85,6 +85,35 @@ def test_direct_inserts_store_what_sqlalchemy_stores(db_engine: Engine) -> None:
         metadata.drop_all(db_engine)
 
 
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("key", "number", "flag", "moment", "data"),  # the table's order
+        ("data", "key", "number"),  # another order, columns left out
+        ("key", "number"),  # nothing to process (SQLite takes the tuples as they are)
+    ],
+)
+def test_direct_inserts_of_tuples_store_what_sqlalchemy_stores(
+    db_engine: Engine, keys: tuple[str, ...]
+) -> None:
+    metadata.create_all(db_engine)
+    values = {"number": 7, "flag": True, "moment": datetime(2026, 3, 1, 12, 0, 0, 1), "data": b"{}"}
+    try:
+        with transaction(db_engine) as conn:
+            for key in ("by-sqlalchemy", "direct"):
+                row = {**{name: values.get(name) for name in keys}, "key": key}
+                if key == "direct":
+                    DirectInsert(sample).execute_values(conn, keys, [tuple(row[k] for k in keys)])
+                else:
+                    conn.execute(sample.insert(), [row])
+        with transaction(db_engine, write=False) as conn:
+            stored = {r.key: tuple(r)[1:] for r in conn.execute(select(sample))}
+        assert stored["direct"] == stored["by-sqlalchemy"]
+        assert any(value is not None for value in stored["direct"])
+    finally:
+        metadata.drop_all(db_engine)
+
+
 def test_direct_insert_errors_are_sqlalchemys(db_engine: Engine) -> None:
     metadata.create_all(db_engine)
     try:

@@ -110,6 +110,14 @@ class _CompiledInsert:
         ]
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
+    def passes_as_is(self, keys: tuple[str, ...]) -> bool:
+        """Whether tuples of ``keys`` are this statement's parameters unchanged."""
+        return (
+            self.positional
+            and self.names == keys
+            and all(process is None and default is _ABSENT for _, process, default in self.steps)
+        )
+
 
 class DirectInsert:
     """An INSERT of rows that all carry the same keys, run with the driver's
@@ -145,7 +153,26 @@ class DirectInsert:
         if not rows:
             return
         compiled = self._for(conn.dialect, tuple(rows[0]))
-        parameters = [compiled.parameters(row) for row in rows]
+        self._run(conn, compiled, [compiled.parameters(row) for row in rows])
+
+    def execute_values(
+        self, conn: Connection, keys: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Rows given as tuples of ``keys``' values: where the driver takes them as they
+        are (SQLite, keys in the table's order, no processing) no row is copied."""
+        if not rows:
+            return
+        compiled = self._for(conn.dialect, keys)
+        if compiled.passes_as_is(keys):
+            self._run(conn, compiled, rows)
+        else:
+            self._run(
+                conn,
+                compiled,
+                [compiled.parameters(dict(zip(keys, row, strict=True))) for row in rows],
+            )
+
+    def _run(self, conn: Connection, compiled: _CompiledInsert, parameters: Sequence[Any]) -> None:
         dbapi = conn.dialect.loaded_dbapi
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:

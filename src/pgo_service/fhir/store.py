@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -34,7 +35,7 @@ from ..db.models import INDEX_TABLES, resource, resource_version
 from .compartment import patient_compartment
 from .jsonio import dump_json
 from .search.extract import entries_with, extract
-from .search.index import ON_RESOURCE_TABLE, IndexEntry
+from .search.index import ENTRY_TYPES, ON_RESOURCE_TABLE, IndexEntry
 from .search.parts import without_parts
 from .visibility import RowFilter
 
@@ -159,20 +160,37 @@ _DELETE_INDEX = {
 
 
 def _add_index_rows(
-    rows: dict[str, list[dict[str, Any]]],
+    rows: dict[str, list[tuple[Any, ...]]],
     entries: Iterable[IndexEntry],
     resource_type: str,
     resource_id: str,
     patient_id: str | None,
 ) -> None:
-    """Append the index-table rows of one resource's ``entries`` to ``rows``, by kind."""
+    """Append the index-table rows of one resource's ``entries`` to ``rows``, by kind,
+    as tuples of ``INDEX_KEYS[kind]``."""
     listed = entries if isinstance(entries, list) else list(entries)
     for entry in without_parts(resource_type, listed):
         if entry.param in ON_RESOURCE_TABLE:
             continue
-        row = {name: getattr(entry, name) for name in entry.__slots__}
-        row.update(resource_type=resource_type, resource_id=resource_id, patient_id=patient_id)
+        values = _VALUES_OF[type(entry)](entry)
+        row = (resource_type, resource_id, entry.param, patient_id, *values)
         rows.setdefault(entry.kind, []).append(row)
+
+
+def _values_getter(kind: type[IndexEntry]) -> Callable[[IndexEntry], tuple[Any, ...]]:
+    names = kind.__slots__[1:]  # after param
+    if len(names) == 1:
+        return lambda entry: (getattr(entry, names[0]),)
+    return attrgetter(*names)
+
+
+# An entry's own values after its param, and the index-table columns of its rows in
+# the tables' order (its owner, the param, the compartment, then those values).
+_VALUES_OF = {kind: _values_getter(kind) for kind in ENTRY_TYPES}
+INDEX_KEYS = {
+    kind.kind: ("resource_type", "resource_id", "param", "patient_id", *kind.__slots__[1:])
+    for kind in ENTRY_TYPES
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +199,7 @@ class NewRows:
 
     currents: list[dict[str, Any]]
     versions: list[dict[str, Any]]
-    index: dict[str, list[dict[str, Any]]]
+    index: dict[str, list[tuple[Any, ...]]]  # rows of INDEX_KEYS[kind]
 
     @classmethod
     def of(
@@ -404,7 +422,7 @@ class ResourceStore:
         _INSERT_CURRENT.execute(self.conn, rows.currents)
         _INSERT_VERSION.execute(self.conn, rows.versions)
         for kind, index_rows in rows.index.items():
-            _INSERT_INDEX[kind].execute(self.conn, index_rows)
+            _INSERT_INDEX[kind].execute_values(self.conn, INDEX_KEYS[kind], index_rows)
         return len(rows.currents)
 
     def delete(self, current: StoredVersion) -> StoredVersion:
@@ -456,7 +474,7 @@ class ResourceStore:
         *,
         fresh: bool,
     ) -> None:
-        rows: dict[str, list[dict[str, Any]]] = {}
+        rows: dict[str, list[tuple[Any, ...]]] = {}
         _add_index_rows(rows, entries, resource_type, resource_id, patient_id)
         for kind in INDEX_TABLES:
             if fresh and kind not in rows:
@@ -465,4 +483,4 @@ class ResourceStore:
                 key = {"resource_type": resource_type, "resource_id": resource_id}
                 self.conn.execute(_DELETE_INDEX[kind], key)
             if kind in rows:
-                _INSERT_INDEX[kind].execute(self.conn, rows[kind])
+                _INSERT_INDEX[kind].execute_values(self.conn, INDEX_KEYS[kind], rows[kind])
