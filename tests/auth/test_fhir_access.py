@@ -200,3 +200,16 @@ def test_correlation_id_is_echoed(http: TestClient, db_engine: Engine, apps: Non
     response = http.get("/fhir/Goal", headers={**_as(token), "X-Correlation-ID": "abc-123"})
     assert response.status_code == 200
     assert response.headers["x-correlation-id"] == "abc-123"
+
+
+def test_a_request_without_correlation_id_gets_a_new_one(
+    http: TestClient, db_engine: Engine, apps: None
+) -> None:
+    token = _token(db_engine, "Patient/anna", "patient/Goal.rs")
+    malformed = {**_as(token), "X-Correlation-ID": "not one; of ours"}
+    made = [
+        http.get("/fhir/Goal", headers=h).headers["x-correlation-id"]
+        for h in (_as(token), malformed)
+    ]
+    assert all(len(value) == 32 and int(value, 16) >= 0 for value in made)
+    assert made[0] != made[1]
