@@ -126,39 +126,9 @@ class LoadWindow:
     machine_cpu_s: float
 
 
-def run_load(
-    name: str,
-    server: ManagedServer,
-    *,
-    method: str,
-    paths: list[str],
-    plan: Plan,
-    concurrency: int,
-    warmup: float,
-    duration: float,
-    bodies: list[str] | None = None,
-    expect: tuple[int, ...] = (200,),
-    warmup_requests: int = 0,
-    max_requests: int = 0,
-    processes: int | None = None,
-) -> Measurement:
-    """Drive ``server`` from separate load-generator processes and summarise."""
-    window = drive(
-        name,
-        server,
-        method=method,
-        paths=paths,
-        plan=plan,
-        concurrency=concurrency,
-        warmup=warmup,
-        duration=duration,
-        bodies=bodies,
-        expect=expect,
-        warmup_requests=warmup_requests,
-        max_requests=max_requests,
-        processes=processes,
-    )
-    return summarise(name, concurrency, [window])
+def run_load(name: str, server: ManagedServer, *, concurrency: int, **load: Any) -> Measurement:
+    """One window of load on ``server`` (``drive``'s arguments), summarised."""
+    return summarise(name, concurrency, [drive(name, server, concurrency=concurrency, **load)])
 
 
 def drive(

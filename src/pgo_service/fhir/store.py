@@ -178,7 +178,8 @@ def _add_index_rows(
 
 
 def _values_getter(kind: type[IndexEntry]) -> Callable[[IndexEntry], tuple[Any, ...]]:
-    names = kind.__slots__[1:]  # after param
+    first, *names = kind.__slots__
+    assert first == "param", kind  # every entry type leads with its parameter
     if len(names) == 1:
         return lambda entry: (getattr(entry, names[0]),)
     return attrgetter(*names)
